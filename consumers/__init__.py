@@ -1,0 +1,1 @@
+"""Downstream Kafka consumers of newsmon's alert topics, all on one shared consumer loop (``loop.py``)."""

@@ -1,0 +1,52 @@
+"""``newsmon tail``: print each alert of the matches topic, readable or as the raw JSON that was published."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from consumers.loop import ConsumeOptions, consume
+
+__all__ = ["render_alert", "tail"]
+
+
+def render_alert(message: dict[str, Any]) -> str:
+    """Rich markup for one alert: time, score, topic, title, then its evidence and link."""
+    story = message["story"]
+    best = message["topics"][0]
+    evidence = best["evidence"]
+    when = story["published"][:16].replace("T", " ")
+    others = ", ".join(f"{t['name']} {t['score']:.2f}" for t in message["topics"][1:])
+    lines = [
+        f"[bold]{when}[/]  [green]{best['score']:.3f}[/]  [cyan]{escape(best['name'])}[/]  "
+        f"[bold]{escape(story['title'])}[/]" + (f"  [dim]({escape(story['source'])})[/]" if story["source"] else ""),
+        f"    why: “{escape(evidence['story_sentence'][:140])}” ~ seed “{escape(evidence['seed_sentence'][:140])}”"
+        f" (cosine {evidence['similarity']:.2f})",
+    ]
+    if evidence["keywords"]:
+        lines.append(f"    keywords: {escape(', '.join(evidence['keywords']))}")
+    if others:
+        lines.append(f"    also: {escape(others)}")
+    lines.append(f"    [link={story['url']}]{escape(story['url'][:160])}[/link]")
+    return "\n".join(lines)
+
+
+def tail(options: ConsumeOptions, as_json: bool = False, console: Console | None = None) -> int:
+    """Print alerts until ``--max``, the idle timeout or Ctrl-C; returns how many were printed."""
+    out = console or Console(highlight=False, soft_wrap=True)
+
+    def handle(record: Any) -> None:
+        if as_json:
+            sys.stdout.write(record.value.decode("utf-8") + "\n")
+            sys.stdout.flush()
+            return
+        try:
+            out.print(render_alert(json.loads(record.value)))
+        except (ValueError, KeyError, TypeError) as exc:
+            out.print(f"[red]unreadable message at offset {record.offset}: {escape(str(exc))}[/]")
+
+    return consume(options, handle)

@@ -1,0 +1,1 @@
+"""Prefect flows: orchestration only (schedule, retries, logging, artifacts) over ``newsmon.pipeline``."""

@@ -1,0 +1,97 @@
+"""Seed topics: the editable ``seeds/<slug>.topics.yaml`` files, loaded and saved as typed data.
+
+A topics file is the source of truth at run time. It names the seed, and per topic: an id, a name, a
+description, exemplar sentences, keywords and a threshold. People edit these files; errors in them are
+ConfigErrors that name the file and the field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from newsmon.errors import ConfigError
+
+__all__ = ["Topic", "TopicSet", "load_seed_topics", "load_topics", "save_topics", "topics_path"]
+
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """One theme of a seed; a story matches it when its score reaches ``threshold``."""
+
+    id: str
+    name: str
+    description: str
+    exemplars: tuple[str, ...]
+    keywords: tuple[str, ...] = ()
+    threshold: float = DEFAULT_THRESHOLD
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSet:
+    """The topics of one seed article."""
+
+    seed: str
+    title: str
+    topics: tuple[Topic, ...] = field(default_factory=tuple)
+
+
+class _TopicModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    name: str = Field(min_length=1)
+    description: str = ""
+    exemplars: list[str] = Field(min_length=1)
+    keywords: list[str] = []
+    threshold: float = Field(default=DEFAULT_THRESHOLD, gt=0, le=1.5)
+
+
+class _TopicSetModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seed: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    title: str = ""
+    topics: list[_TopicModel] = Field(min_length=1)
+
+
+def topics_path(seed_file: Path) -> Path:
+    """``seeds/x.txt`` → ``seeds/x.topics.yaml``."""
+    return seed_file.with_name(seed_file.stem + ".topics.yaml")
+
+
+def load_topics(path: Path) -> TopicSet:
+    try:
+        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        model = _TopicSetModel.model_validate(raw)
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read topics file {path}: {exc}") from exc
+    except ValidationError as exc:
+        raise ConfigError(f"invalid topics file {path}:\n{exc}") from exc
+    ids = [t.id for t in model.topics]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"invalid topics file {path}: topic ids must be unique, got {ids}")
+    topics = tuple(
+        Topic(t.id, t.name, t.description, tuple(t.exemplars), tuple(t.keywords), t.threshold) for t in model.topics
+    )
+    return TopicSet(seed=model.seed, title=model.title, topics=topics)
+
+
+def save_topics(topic_set: TopicSet, path: Path, header: str = "") -> None:
+    data = {"seed": topic_set.seed, "title": topic_set.title,
+            "topics": [{**asdict(t), "exemplars": list(t.exemplars), "keywords": list(t.keywords)}
+                       for t in topic_set.topics]}
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
+    path.write_text(header + text, encoding="utf-8")
+
+
+def load_seed_topics(seeds_dir: Path) -> list[TopicSet]:
+    """Every ``*.topics.yaml`` under ``seeds_dir``; none at all is a ConfigError that says how to make them."""
+    files = sorted(seeds_dir.glob("*.topics.yaml"))
+    if not files:
+        raise ConfigError(f"no topics files in {seeds_dir}: run 'newsmon seeds build' first")
+    return [load_topics(f) for f in files]

@@ -1,0 +1,230 @@
+"""The ``newsmon`` command: a thin shell over the library. Each command parses its options, calls the core,
+and renders the result; a NewsmonError becomes a readable message and exit code 1.
+
+Heavy parts (torch, Prefect, Kafka clients) are imported inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from newsmon.config import Settings, load_settings
+from newsmon.errors import NewsmonError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(help="Watch news feeds for stories about your seed articles and stream matches to Kafka.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+seeds_app = typer.Typer(help="Seed articles and their topics files.", no_args_is_help=True)
+kafka_app = typer.Typer(help="The local Apache Kafka broker (used when NEWSMON_KAFKA_BOOTSTRAP is unset).",
+                        no_args_is_help=True)
+feeds_app = typer.Typer(help="The feeds being watched and their health.", no_args_is_help=True)
+app.add_typer(seeds_app, name="seeds")
+app.add_typer(kafka_app, name="kafka")
+app.add_typer(feeds_app, name="feeds")
+
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config file (feeds and settings).",
+                                                   exists=True, dir_okay=False)]
+
+
+def _settings(config: Path | None) -> Settings:
+    return load_settings(config)
+
+
+def _quiet_prefect() -> None:
+    """Prefect's own defaults for a CLI run: no telemetry (it also races the ephemeral database)."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+@app.command()
+def run(
+    config: ConfigOption = None,
+    once: Annotated[bool, typer.Option("--once", help="Run one cycle and exit (else repeat every interval).")] = False,
+    due_only: Annotated[bool, typer.Option("--due-only", help="Poll only feeds whose interval has passed.")] = False,
+) -> None:
+    """Run the monitor flow in the foreground: fetch, match, deliver to Kafka."""
+    import time
+
+    _quiet_prefect()
+    settings = _settings(config)
+    from flows.monitor import monitor_cycle
+
+    while True:
+        result = monitor_cycle(config_file=str(config) if config else None, due_only=due_only or not once)
+        console.print(f"[bold]{result['summary']}[/]")
+        if once:
+            return
+        time.sleep(settings.poll_interval_seconds)
+
+
+@app.command()
+def serve(
+    config: ConfigOption = None,
+    interval: Annotated[int | None, typer.Option(help="Seconds between cycles (default: poll_interval_seconds).")]
+    = None,
+    name: Annotated[str, typer.Option(help="Deployment name.")] = "newsmon",
+) -> None:
+    """Serve the monitor flow on an interval schedule (Prefect deployment; Ctrl-C stops)."""
+    _quiet_prefect()
+    settings = _settings(config)
+    from flows.serve import serve_monitor
+
+    serve_monitor(str(config.resolve()) if config else None, interval or settings.poll_interval_seconds, name)
+
+
+@app.command()
+def tail(
+    config: ConfigOption = None,
+    from_beginning: Annotated[bool, typer.Option("--from-beginning",
+                                                 help="Start at the oldest alert when the group has no offset.")]
+    = False,
+    max_messages: Annotated[int | None, typer.Option("--max", min=1, help="Exit after N alerts.")] = None,
+    idle_timeout: Annotated[float | None, typer.Option("--idle-timeout", min=0,
+                                                       help="Exit once nothing arrived for SECONDS.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print each message exactly as published.")] = False,
+    group: Annotated[str | None, typer.Option(help="Consumer group (default: a new one per run).")] = None,
+) -> None:
+    """Print alerts from the matches topic as they arrive."""
+    from consumers.loop import ConsumeOptions
+    from consumers.tail import tail as tail_alerts
+    from newsmon.kafka_io import bootstrap_servers, ensure_topics
+
+    settings = _settings(config)
+    bootstrap = bootstrap_servers(settings)
+    ensure_topics(bootstrap, settings)
+    options = ConsumeOptions(bootstrap=bootstrap, topic=settings.topic_matches,
+                             group=group or f"newsmon-tail-{uuid.uuid4().hex[:8]}", from_beginning=from_beginning,
+                             max_messages=max_messages, idle_timeout=idle_timeout)
+    count = tail_alerts(options, as_json=as_json)
+    if not as_json:
+        err.print(f"[dim]{count} alert(s)[/]")
+
+
+@seeds_app.command("build")
+def seeds_build(
+    config: ConfigOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing (hand-edited) topics files.")] = False,
+    max_topics: Annotated[int, typer.Option(min=1, max=20, help="Topics per seed at most.")] = 6,
+) -> None:
+    """Derive topics files (seeds/<slug>.topics.yaml) from the seed articles."""
+    from models.encoder import load_encoder
+    from models.seeding import build_topic_set
+    from models.topics import save_topics, topics_path
+
+    settings = _settings(config)
+    articles = sorted([*settings.seeds_dir.glob("*.txt"), *settings.seeds_dir.glob("*.md")])
+    if not articles:
+        raise NewsmonError(f"no seed articles (*.txt, *.md) in {settings.seeds_dir}")
+    encoder = None
+    for article in articles:
+        target = topics_path(article)
+        if target.exists() and not force:
+            console.print(f"kept {target} (exists; --force regenerates it)")
+            continue
+        encoder = encoder or load_encoder(settings.model_backend)
+        topic_set = build_topic_set(article.stem, article.read_text(encoding="utf-8"), encoder, max_topics)
+        save_topics(topic_set, target, header=f"# Generated from {article.name} by 'newsmon seeds build'. "
+                    "Edit freely: this file is what newsmon matches against.\n")
+        console.print(f"wrote {target}: {len(topic_set.topics)} topics")
+
+
+@seeds_app.command("list")
+def seeds_list(config: ConfigOption = None) -> None:
+    """Show each seed's topics with their thresholds and keywords."""
+    from models.topics import load_seed_topics
+
+    table = Table("seed", "topic", "threshold", "exemplars", "keywords")
+    for topic_set in load_seed_topics(_settings(config).seeds_dir):
+        for topic in topic_set.topics:
+            table.add_row(topic_set.seed, topic.name, f"{topic.threshold:.2f}", str(len(topic.exemplars)),
+                          ", ".join(topic.keywords))
+    console.print(table)
+
+
+@kafka_app.command("start")
+def kafka_start(config: ConfigOption = None) -> None:
+    """Download Kafka's jars on first use, format storage, start the broker and wait until it answers."""
+    from newsmon.kafka_io import local_kafka
+
+    broker = local_kafka(_settings(config))
+    with console.status("starting Apache Kafka (first use downloads its jars with Maven)…"):
+        bootstrap = broker.start()
+    console.print(f"Kafka is up at {bootstrap} (data in {broker.data_dir})")
+
+
+@kafka_app.command("stop")
+def kafka_stop(config: ConfigOption = None) -> None:
+    """Stop the local broker cleanly (its data stays)."""
+    from newsmon.kafka_io import local_kafka
+
+    broker = local_kafka(_settings(config))
+    with console.status("stopping Apache Kafka…"):
+        broker.stop()
+    console.print("Kafka stopped")
+
+
+@kafka_app.command("status")
+def kafka_status(config: ConfigOption = None) -> None:
+    """Say whether the local broker runs, on which port, with which data dir."""
+    from newsmon.kafka_io import local_kafka
+
+    settings = _settings(config)
+    if settings.kafka_bootstrap:
+        console.print(f"using the configured broker {settings.kafka_bootstrap} (NEWSMON_KAFKA_BOOTSTRAP)")
+    broker = local_kafka(settings)
+    for node in broker.status():
+        state = f"running (pid {node.pid})" if node.running else "stopped"
+        console.print(f"local Kafka node {node.node_id} on 127.0.0.1:{node.port}: {state}; data in {broker.data_dir}")
+    if not all(n.running for n in broker.status()):
+        raise typer.Exit(3)
+
+
+@feeds_app.command("status")
+def feeds_status(config: ConfigOption = None) -> None:
+    """A table of every polled feed: last status, failures, last error, items, share of 304s."""
+    import datetime as dt
+
+    from newsmon.state import StateStore
+
+    table = Table("feed", "status", "last success (UTC)", "failures", "items", "304s", "last error")
+    for health in StateStore(_settings(config).state_db).feed_health():
+        success = dt.datetime.fromtimestamp(health.last_success, dt.UTC).strftime("%Y-%m-%d %H:%M") \
+            if health.last_success else "never"
+        share = f"{health.not_modified / health.fetches:.0%}" if health.fetches else "-"
+        table.add_row(health.feed_id, str(health.last_status or "-"), success, str(health.failures),
+                      str(health.items), share, (health.last_error or "")[:60])
+    console.print(table)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point: run the app, turning newsmon's errors into a message and exit code 1."""
+    try:
+        return app(args=argv, standalone_mode=False) if argv is not None else app(standalone_mode=False)
+    except NewsmonError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(130)
+        raise

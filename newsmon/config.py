@@ -1,0 +1,137 @@
+"""One typed settings object for the whole pipeline.
+
+Values come from, in rising priority: the defaults below, an optional YAML config file (``--config``), and
+environment variables named ``NEWSMON_<FIELD>`` (e.g. ``NEWSMON_KAFKA_BOOTSTRAP``). Settings are built once
+by the CLI (or a flow's entry point) and passed down; no other module reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from newsmon.errors import ConfigError
+
+__all__ = ["PROJECT_ROOT", "FeedConfig", "Settings", "load_settings"]
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _xdg(var: str, fallback: str) -> Path:
+    """The XDG base directory ``var`` for newsmon; the only place that looks at the environment for paths."""
+    base = os.environ.get(var) or str(Path.home() / fallback)
+    return Path(base) / "newsmon"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "feed"
+
+
+class FeedConfig(BaseModel):
+    """One feed to poll. ``id`` is stable across URL changes and keys the feed's HTTP state."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str
+    name: str = ""
+    id: str = ""
+    interval_seconds: int = Field(default=900, ge=10)
+    tags: tuple[str, ...] = ()
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> FeedConfig:
+        if not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"feed url must be http:// or https://, got {self.url!r}")
+        name = self.name or self.url
+        object.__setattr__(self, "name", name)
+        if not self.id:
+            object.__setattr__(self, "id", _slug(name))
+        return self
+
+
+class Settings(BaseSettings):
+    """Everything a newsmon process can be told; see the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSMON_", extra="forbid", frozen=True)
+
+    data_dir: Path = Field(default_factory=lambda: _xdg("XDG_DATA_HOME", ".local/share"))
+    cache_dir: Path = Field(default_factory=lambda: _xdg("XDG_CACHE_HOME", ".cache"))
+    seeds_dir: Path = PROJECT_ROOT / "seeds"
+    feeds: tuple[FeedConfig, ...] = ()
+
+    # Kafka: when kafka_bootstrap is empty, a local Apache Kafka is started on demand.
+    kafka_bootstrap: str = ""
+    kafka_local_port: int = Field(default=9092, ge=1024, le=65533)
+    kafka_version: str = "4.1.1"
+    java_home: Path | None = None
+    topic_matches: str = "newsmon.matches"
+    topic_stories: str = ""
+    topic_dlq: str = "newsmon.dlq"
+    topic_partitions: int = Field(default=3, ge=1)
+    topic_replication: int = Field(default=1, ge=1)
+    delivery_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    # Fetching
+    user_agent: str = "newsmon/0.1 (+https://github.com/newsmon/newsmon; news monitoring)"
+    fetch_timeout_seconds: float = Field(default=20.0, gt=0)
+    fetch_max_bytes: int = Field(default=15 * 1024 * 1024, gt=0)
+    fetch_max_redirects: int = Field(default=10, ge=0)
+    fetch_concurrency: int = Field(default=16, ge=1)
+
+    # Embedding and matching
+    model_backend: Literal["torch", "onnx", "onnx-int8"] = "torch"
+    embed_batch_size: int = Field(default=64, ge=1)
+
+    # Scheduling
+    poll_interval_seconds: int = Field(default=900, ge=10)
+
+    @field_validator("feeds", mode="before")
+    @classmethod
+    def _feeds_from_list(cls, value: Any) -> Any:
+        return tuple(value) if isinstance(value, list) else value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Environment beats the config file (passed as init values), which beats the defaults."""
+        return env_settings, init_settings, file_secret_settings
+
+    @property
+    def state_db(self) -> Path:
+        return self.data_dir / "state.sqlite3"
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.data_dir / "kafka"
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings from an optional YAML file plus overrides; every problem becomes a ConfigError."""
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            loaded = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read config file {config_file}: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {config_file} must hold a mapping (e.g. 'feeds: [...]')")
+        values.update(loaded)
+    values.update(overrides)
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        where = f" in {config_file}" if config_file else ""
+        raise ConfigError(f"invalid settings{where}:\n{exc}") from exc

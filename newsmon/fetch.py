@@ -1,0 +1,150 @@
+"""Fetch feeds over HTTP ourselves: conditional GET, a wall-clock deadline, a cap on decompressed bytes,
+a redirect cap, http/https only, and a real User-Agent.
+
+A failure never raises out of :func:`fetch_all`: each feed gets a :class:`FetchResult` whose ``error`` says
+what went wrong, so one bad feed never stops a cycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from newsmon.errors import FeedError
+
+__all__ = ["FetchLimits", "FetchRequest", "FetchResult", "fetch_all", "fetch_one"]
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_PERMANENT_REDIRECTS = frozenset({301, 308})
+
+
+@dataclass(frozen=True, slots=True)
+class FetchLimits:
+    """How much one fetch may cost."""
+
+    timeout_seconds: float = 20.0
+    max_bytes: int = 15 * 1024 * 1024
+    max_redirects: int = 10
+    concurrency: int = 16
+    user_agent: str = "newsmon/0.1"
+
+
+@dataclass(frozen=True, slots=True)
+class FetchRequest:
+    """One feed to fetch, with the validators of the last successful fetch."""
+
+    feed_id: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What one fetch produced. ``body`` is None on 304 (``not_modified``) and on error."""
+
+    feed_id: str
+    url: str
+    fetched: datetime
+    status: int | None = None
+    body: bytes | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    final_url: str = ""
+    permanent_url: str | None = None
+    error_kind: str | None = None
+    error: str | None = None
+    retry_after: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def ok(self) -> bool:
+        return self.error_kind is None
+
+
+def _check_scheme(url: str) -> None:
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise FeedError("scheme", f"only http and https feeds are fetched, not {url!r}")
+
+
+async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():  # decompressed: the cap holds against gzip bombs
+        size += len(chunk)
+        if size > max_bytes:
+            raise FeedError("too_large", f"body exceeds {max_bytes} bytes after decompression")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _follow(client: httpx.AsyncClient, request: FetchRequest, limits: FetchLimits) -> FetchResult:
+    headers = {"User-Agent": limits.user_agent, "Accept": "application/rss+xml, application/atom+xml, "
+               "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"}
+    if request.etag:
+        headers["If-None-Match"] = request.etag
+    if request.last_modified:
+        headers["If-Modified-Since"] = request.last_modified
+    url, permanent, fetched = request.url, None, datetime.now(UTC)
+    for _hop in range(limits.max_redirects + 1):
+        _check_scheme(url)
+        async with client.stream("GET", url, headers=headers) as response:
+            if response.status_code in _REDIRECTS and "location" in response.headers:
+                target = urljoin(url, response.headers["location"])
+                if response.status_code in _PERMANENT_REDIRECTS and permanent is None and url == request.url:
+                    permanent = target
+                url = target
+                continue
+            result_headers = {k.lower(): v for k, v in response.headers.items()}
+            common = {"feed_id": request.feed_id, "url": request.url, "fetched": fetched,
+                      "status": response.status_code, "headers": result_headers, "final_url": url,
+                      "permanent_url": permanent}
+            if response.status_code == 304:
+                return FetchResult(**common)
+            if response.status_code >= 400:
+                return FetchResult(**common, error_kind="http_status", error=f"HTTP {response.status_code}",
+                                   retry_after=response.headers.get("retry-after"))
+            body = await _read_capped(response, limits.max_bytes)
+            return FetchResult(**common, body=body)
+    raise FeedError("redirects", f"more than {limits.max_redirects} redirects")
+
+
+async def fetch_one(client: httpx.AsyncClient, request: FetchRequest, limits: FetchLimits) -> FetchResult:
+    """Fetch one feed within the deadline; every failure becomes a FetchResult with ``error_kind`` set."""
+    try:
+        async with asyncio.timeout(limits.timeout_seconds):
+            return await _follow(client, request, limits)
+    except FeedError as exc:
+        kind, message = exc.kind, str(exc)
+    except TimeoutError:
+        kind, message = "timeout", f"no complete answer within {limits.timeout_seconds:g} s"
+    except httpx.HTTPError as exc:
+        kind, message = "network", f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return FetchResult(feed_id=request.feed_id, url=request.url, fetched=datetime.now(UTC),
+                       error_kind=kind, error=message)
+
+
+async def _fetch_all(requests: Iterable[FetchRequest], limits: FetchLimits) -> list[FetchResult]:
+    gate = asyncio.Semaphore(limits.concurrency)
+    timeout = httpx.Timeout(limits.timeout_seconds)
+    pool = httpx.Limits(max_connections=limits.concurrency, max_keepalive_connections=limits.concurrency)
+
+    async with httpx.AsyncClient(follow_redirects=False, timeout=timeout, limits=pool, trust_env=False) as client:
+
+        async def gated(request: FetchRequest) -> FetchResult:
+            async with gate:
+                return await fetch_one(client, request, limits)
+
+        return list(await asyncio.gather(*(gated(r) for r in requests)))
+
+
+def fetch_all(requests: Iterable[FetchRequest], limits: FetchLimits) -> list[FetchResult]:
+    """Fetch every feed concurrently (``limits.concurrency`` at a time); results in request order."""
+    return asyncio.run(_fetch_all(list(requests), limits))

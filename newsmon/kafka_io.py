@@ -1,0 +1,123 @@
+"""Kafka at the edge: which broker to use, topic creation, and delivering the outbox.
+
+The producer is idempotent with ``acks="all"``, both set explicitly; every send's future is checked, and an
+outbox row is marked sent only after the broker acknowledged it. Anything unacknowledged stays in the
+outbox for the next cycle, so a broker outage loses no alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from newsmon.config import Settings
+from newsmon.errors import DeliveryError
+from newsmon.local_kafka import LocalKafka
+from newsmon.state import OutboxMessage, StateStore
+
+__all__ = ["DeliveryReport", "bootstrap_servers", "deliver_outbox", "ensure_topics", "local_kafka", "make_producer"]
+
+
+def local_kafka(settings: Settings) -> LocalKafka:
+    """The local single-node broker the settings describe."""
+    return LocalKafka(settings.kafka_dir, settings.cache_dir, version=settings.kafka_version,
+                      port=settings.kafka_local_port, java_home=settings.java_home)
+
+
+def bootstrap_servers(settings: Settings) -> str:
+    """The configured broker, or else the local one, started on demand (and left running)."""
+    if settings.kafka_bootstrap:
+        return settings.kafka_bootstrap
+    return local_kafka(settings).start()
+
+
+def ensure_topics(bootstrap: str, settings: Settings) -> None:
+    """Create the topics newsmon writes to, if they do not exist yet."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    names = [t for t in (settings.topic_matches, settings.topic_stories, settings.topic_dlq) if t]
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="newsmon-admin")
+    try:
+        missing = [n for n in names if n not in set(admin.list_topics())]
+        if missing:
+            topics = [NewTopic(n, settings.topic_partitions, settings.topic_replication) for n in missing]
+            try:
+                admin.create_topics(topics)
+            except TopicAlreadyExistsError:
+                pass  # another worker created it meanwhile
+    finally:
+        admin.close()
+
+
+def make_producer(bootstrap: str, settings: Settings) -> Any:
+    """An idempotent, acks=all producer; kafka-python silently drops idempotence on a conflicting setting,
+    so both are set here explicitly and nothing else that could conflict is."""
+    from kafka import KafkaProducer
+
+    timeout_ms = int(settings.delivery_timeout_seconds * 1000)
+    return KafkaProducer(
+        bootstrap_servers=bootstrap, client_id="newsmon-producer", acks="all", enable_idempotence=True,
+        linger_ms=5, delivery_timeout_ms=timeout_ms, request_timeout_ms=max(1000, min(30000, timeout_ms - 1000)),
+        max_block_ms=timeout_ms, compression_type=None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    sent: int
+    failed: int
+    error: str | None = None
+
+
+def _send_batch(producer: Any, messages: Sequence[OutboxMessage], timeout: float) -> tuple[list[int], str | None]:
+    from kafka.errors import KafkaError
+
+    futures = []
+    error = None
+    for message in messages:
+        try:
+            futures.append((message.id, producer.send(message.topic, key=message.key.encode(),
+                                                      value=message.value, headers=list(message.headers))))
+        except KafkaError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            break
+    acked = []
+    for message_id, future in futures:
+        try:
+            future.get(timeout=timeout)
+        except KafkaError as exc:
+            error = error or f"{type(exc).__name__}: {exc}"
+            continue
+        acked.append(int(message_id or 0))
+    return acked, error
+
+
+def deliver_outbox(store: StateStore, producer: Any, timeout: float, batch: int = 500) -> DeliveryReport:
+    """Send every unsent outbox message, oldest first; mark each sent once acknowledged. Stops at the first
+    batch with failures (the broker is likely down) and leaves the rest for the next cycle."""
+    sent = failed = 0
+    error = None
+    done: set[int] = set()
+    while True:
+        pending = [m for m in store.pending(batch) if m.id not in done]
+        if not pending:
+            break
+        acked, error = _send_batch(producer, pending, timeout)
+        store.mark_sent(acked)
+        done.update(acked)
+        sent += len(acked)
+        if error:
+            failed = len(pending) - len(acked)
+            store.mark_failed([m.id for m in pending if m.id not in set(acked) and m.id is not None], error)
+            break
+    return DeliveryReport(sent=sent, failed=failed, error=error)
+
+
+def require_delivered(report: DeliveryReport) -> None:
+    """Raise DeliveryError when some messages stayed in the outbox."""
+    if report.failed:
+        raise DeliveryError(f"{report.failed} message(s) not acknowledged by Kafka ({report.error}); "
+                            "they stay in the outbox and are retried next cycle")

@@ -1,0 +1,73 @@
+"""The Kafka message contract: build, encode and validate ``newsmon.match/1`` messages.
+
+The JSON Schema in ``newsmon/schemas/`` is the published contract; every message is built here and tests
+validate every produced message against that file.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from models.scoring import SeedMatch
+from newsmon.state import OutboxMessage
+
+__all__ = ["MATCH_SCHEMA", "match_message", "match_schema_validator", "to_outbox"]
+
+MATCH_SCHEMA = "newsmon.match/1"
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def match_message(match: SeedMatch, *, model: str, backend: str, run_id: str, version: str,
+                  duplicate_group: str | None = None) -> dict[str, Any]:
+    """The JSON-ready ``newsmon.match/1`` message for one seed match."""
+    story = match.story
+    return {
+        "schema": MATCH_SCHEMA,
+        "message_id": f"{story.id}:{match.seed}",
+        "story": {
+            "id": story.id, "title": story.title, "url": story.url, "summary": story.summary,
+            "published": _utc(story.published), "fetched": _utc(story.fetched), "language": story.language,
+            "source": story.source,
+            "feed": {"id": story.feed_id, "title": story.feed_title, "url": story.feed_url},
+        },
+        "seed": {"id": match.seed, "title": match.seed_title},
+        "topics": [
+            {"id": t.topic_id, "name": t.name, "score": t.score, "threshold": t.threshold,
+             "evidence": {"seed_sentence": t.evidence.seed_sentence, "story_sentence": t.evidence.story_sentence,
+                          "similarity": t.evidence.similarity, "keywords": list(t.evidence.keywords)}}
+            for t in match.topics
+        ],
+        "score": match.score,
+        "model": {"name": model, "backend": backend},
+        "duplicate_group": duplicate_group or story.id,
+        "pipeline": {"version": version, "run_id": run_id},
+        "produced_at": _utc(datetime.now(UTC)),
+    }
+
+
+def to_outbox(message: dict[str, Any], topic: str) -> OutboxMessage:
+    """The outbox row (key = story id; headers = schema, seed, topic ids) for a built message."""
+    headers = (
+        ("schema", MATCH_SCHEMA.encode()),
+        ("seed", message["seed"]["id"].encode()),
+        ("topics", ",".join(t["id"] for t in message["topics"]).encode()),
+    )
+    value = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return OutboxMessage(message_id=message["message_id"], key=message["story"]["id"], topic=topic,
+                         value=value, headers=headers)
+
+
+@cache
+def match_schema_validator() -> Draft202012Validator:
+    """A validator for the committed ``match.schema.json``."""
+    text = resources.files("newsmon.schemas").joinpath("match.schema.json").read_text(encoding="utf-8")
+    return Draft202012Validator(json.loads(text))

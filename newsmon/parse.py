@@ -1,0 +1,59 @@
+"""Parse fetched feed bytes with feedparser and normalise every entry into a Story.
+
+feedparser is only ever given bytes we fetched ourselves (never a URL or path: its own HTTP client has no
+timeout or size cap and reads local files). Bozo feeds keep the entries feedparser could recover; a document
+with no entries at all and a bozo exception is a FeedError of kind ``parse``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+import feedparser
+
+from newsmon.errors import FeedError
+from newsmon.normalise import FeedMeta, entry_to_story
+from newsmon.story import Story
+
+__all__ = ["ParsedFeed", "parse_feed"]
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """The stories of one document, its title, and why feedparser flagged it (empty when well-formed)."""
+
+    title: str
+    stories: tuple[Story, ...]
+    bozo_reason: str = ""
+
+
+def parse_feed(
+    body: bytes,
+    *,
+    feed_id: str,
+    feed_url: str,
+    fetched: datetime,
+    headers: Mapping[str, str] | None = None,
+) -> ParsedFeed:
+    """Stories of one fetched document, de-duplicated by story id within the document."""
+    response_headers = {k.lower(): v for k, v in (headers or {}).items()}
+    response_headers.setdefault("content-location", feed_url)
+    parsed = feedparser.parse(body, response_headers=response_headers, sanitize_html=False, resolve_relative_uris=True)
+    bozo_reason = str(parsed.get("bozo_exception") or "") if parsed.get("bozo") else ""
+    if not parsed.entries and bozo_reason and not parsed.feed:
+        raise FeedError("parse", f"not a feed: {bozo_reason}")
+    feed_info = parsed.feed
+    meta = FeedMeta(
+        feed_id=feed_id,
+        title=str(feed_info.get("title") or feed_id),
+        url=feed_url,
+        language=str(feed_info.get("language") or "") or None,
+    )
+    stories: dict[str, Story] = {}
+    for entry in parsed.entries:
+        story = entry_to_story(entry, meta, fetched)
+        if story is not None and story.id not in stories:
+            stories[story.id] = story
+    return ParsedFeed(title=meta["title"], stories=tuple(stories.values()), bozo_reason=bozo_reason)

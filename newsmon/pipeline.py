@@ -1,0 +1,183 @@
+"""The stages of one poll cycle as plain functions over plain data (DESIGN.md's data path).
+
+fetch → parse/normalise → dedupe → embed+match → record (seen + outbox, one transaction) → deliver.
+The Prefect flow in ``flows/monitor.py`` calls these as tasks; tests and benchmarks call them directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from models.scoring import Scorer, SeedMatch
+from newsmon import __version__
+from newsmon.config import FeedConfig, Settings
+from newsmon.errors import FeedError
+from newsmon.feedserver import serve_feeds
+from newsmon.fetch import FetchLimits, FetchRequest, FetchResult, fetch_all
+from newsmon.kafka_io import DeliveryReport, bootstrap_servers, deliver_outbox, ensure_topics, make_producer
+from newsmon.messages import match_message, to_outbox
+from newsmon.parse import parse_feed
+from newsmon.state import StateStore
+from newsmon.story import Story
+
+__all__ = [
+    "DEMO_FEEDS_DIR",
+    "CycleSummary",
+    "FeedOutcome",
+    "active_feeds",
+    "build_scorer",
+    "deliver",
+    "fetch_feeds",
+    "match_stories",
+    "new_stories",
+    "parse_results",
+    "plan_fetches",
+    "record_matches",
+]
+
+DEMO_FEEDS_DIR = Path(__file__).parent / "demo" / "feeds"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedOutcome:
+    """How one feed fared this cycle: its new items, or why it failed."""
+
+    feed_id: str
+    status: int | None
+    items: int
+    error_kind: str | None = None
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class CycleSummary:
+    """What a cycle did, for the log line, the artifact and the CLI."""
+
+    run_id: str
+    feeds_due: int = 0
+    feeds_failed: int = 0
+    not_modified: int = 0
+    stories: int = 0
+    new: int = 0
+    matches: list[SeedMatch] = field(default_factory=list)
+    queued: int = 0
+    delivered: int = 0
+    undelivered: int = 0
+    failures: list[FeedOutcome] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (f"cycle {self.run_id[:8]}: {self.feeds_due} feeds fetched ({self.not_modified} unchanged, "
+                f"{self.feeds_failed} failed), {self.stories} stories, {self.new} new, {len(self.matches)} "
+                f"matches, {self.delivered} delivered, {self.undelivered} waiting in the outbox")
+
+
+@contextmanager
+def active_feeds(settings: Settings) -> Iterator[tuple[FeedConfig, ...]]:
+    """The configured feeds; with none configured, the bundled recorded feeds served on 127.0.0.1."""
+    if settings.feeds:
+        yield settings.feeds
+        return
+    with serve_feeds(DEMO_FEEDS_DIR) as server:
+        yield tuple(
+            FeedConfig(url=server.url(path.name), name=f"demo: {path.stem}", id=f"demo-{path.stem}")
+            for path in sorted(DEMO_FEEDS_DIR.glob("*.xml"))
+        )
+
+
+def plan_fetches(store: StateStore, feeds: Sequence[FeedConfig], due_only: bool) -> list[FetchRequest]:
+    """Requests for the feeds to poll now: the due ones, or (``due_only=False``) every enabled one."""
+    return store.due_requests(feeds, now=None if due_only else float("inf"))
+
+
+def fetch_feeds(requests: Sequence[FetchRequest], settings: Settings) -> list[FetchResult]:
+    limits = FetchLimits(timeout_seconds=settings.fetch_timeout_seconds, max_bytes=settings.fetch_max_bytes,
+                         max_redirects=settings.fetch_max_redirects, concurrency=settings.fetch_concurrency,
+                         user_agent=settings.user_agent)
+    return fetch_all(requests, limits)
+
+
+def parse_results(results: Sequence[FetchResult]) -> tuple[list[Story], list[FeedOutcome]]:
+    """Stories of every fetched document, and one outcome per feed (a parse error is that feed's error)."""
+    stories: list[Story] = []
+    outcomes = []
+    for result in results:
+        if not result.ok or result.body is None:
+            outcomes.append(FeedOutcome(result.feed_id, result.status, 0, result.error_kind, result.error))
+            continue
+        try:
+            parsed = parse_feed(result.body, feed_id=result.feed_id, feed_url=result.final_url or result.url,
+                                fetched=result.fetched, headers=result.headers)
+        except FeedError as exc:
+            outcomes.append(FeedOutcome(result.feed_id, result.status, 0, exc.kind, str(exc)))
+            continue
+        stories.extend(parsed.stories)
+        outcomes.append(FeedOutcome(result.feed_id, result.status, len(parsed.stories)))
+    return stories, outcomes
+
+
+def record_outcomes(store: StateStore, results: Sequence[FetchResult], outcomes: Sequence[FeedOutcome],
+                    feeds: Sequence[FeedConfig]) -> None:
+    """Feed health and conditional-GET validators for the next cycle."""
+    intervals = {f.id: f.interval_seconds for f in feeds}
+    for result, outcome in zip(results, outcomes, strict=True):
+        store.record_fetch(result, intervals.get(result.feed_id, 900), outcome.items, error=outcome.error)
+
+
+def new_stories(store: StateStore, stories: Sequence[Story]) -> list[Story]:
+    """Stories no earlier cycle recorded, one per id (the first feed to carry a syndicated URL wins)."""
+    unique: dict[str, Story] = {}
+    for story in stories:
+        unique.setdefault(story.id, story)
+    unseen = store.unseen(list(unique))
+    return [s for s in unique.values() if s.id in unseen]
+
+
+@cache
+def _scorer(seeds_dir: Path, backend: str, batch_size: int, stamp: tuple[tuple[str, float], ...]) -> Scorer:
+    from models.encoder import load_encoder
+    from models.topics import load_seed_topics
+
+    return Scorer(load_seed_topics(seeds_dir), load_encoder(backend), batch_size)
+
+
+def build_scorer(settings: Settings) -> Scorer:
+    """The scorer for the current topics files; rebuilt when a file changes, so edits apply next cycle."""
+    stamp = tuple((p.name, p.stat().st_mtime) for p in sorted(settings.seeds_dir.glob("*.topics.yaml")))
+    return _scorer(settings.seeds_dir, settings.model_backend, settings.embed_batch_size, stamp)
+
+
+def match_stories(scorer: Scorer, stories: Sequence[Story]) -> list[SeedMatch]:
+    return scorer.matches(stories)
+
+
+def record_matches(store: StateStore, stories: Sequence[Story], matches: Sequence[SeedMatch], settings: Settings,
+                   scorer: Scorer, run_id: str) -> int:
+    """Mark the stories seen and queue their match messages in one transaction; returns messages queued."""
+    messages = [
+        to_outbox(match_message(m, model=scorer.encoder.name, backend=scorer.encoder.backend, run_id=run_id,
+                                version=__version__), settings.topic_matches)
+        for m in matches
+    ]
+    return store.record_stories(((s.id, s.feed_id) for s in stories), messages)
+
+
+def deliver(store: StateStore, settings: Settings) -> DeliveryReport:
+    """Deliver the outbox to Kafka (starting the local broker if none is configured)."""
+    from kafka.errors import KafkaError
+
+    if store.outbox_counts()[1] == 0:
+        return DeliveryReport(sent=0, failed=0)
+    try:
+        bootstrap = bootstrap_servers(settings)
+        ensure_topics(bootstrap, settings)
+        producer = make_producer(bootstrap, settings)
+    except KafkaError as exc:
+        return DeliveryReport(sent=0, failed=store.outbox_counts()[1], error=f"{type(exc).__name__}: {exc}")
+    try:
+        return deliver_outbox(store, producer, timeout=settings.delivery_timeout_seconds)
+    finally:
+        producer.close(timeout=5)

@@ -1,0 +1,223 @@
+"""The state store: per-feed HTTP state and health, seen story ids, and the outbox of matches for Kafka.
+
+SQLite in WAL mode, one short-lived connection per operation, so it is safe to call from Prefect's worker
+threads and from several processes on one machine. The outbox is what makes delivery at-least-once: a match
+is written in the same transaction that marks its story seen, and marked sent only after Kafka acknowledged.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from newsmon.config import FeedConfig
+from newsmon.fetch import FetchRequest, FetchResult
+
+__all__ = ["FeedHealth", "OutboxMessage", "StateStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feeds (
+    feed_id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    etag TEXT,
+    last_modified TEXT,
+    last_status INTEGER,
+    last_fetch REAL,
+    last_success REAL,
+    failures INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    next_due REAL NOT NULL DEFAULT 0,
+    fetches INTEGER NOT NULL DEFAULT 0,
+    not_modified INTEGER NOT NULL DEFAULT 0,
+    items INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS seen (
+    story_id TEXT PRIMARY KEY,
+    feed_id TEXT NOT NULL,
+    first_seen REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    value BLOB NOT NULL,
+    headers TEXT NOT NULL,
+    created REAL NOT NULL,
+    sent REAL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    UNIQUE (message_id, topic)
+);
+CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (id) WHERE sent IS NULL;
+"""
+
+_MAX_BACKOFF_SECONDS = 6 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """One Kafka record waiting for (or past) delivery; ``key`` is the story id, ``message_id`` is unique."""
+
+    message_id: str
+    key: str
+    topic: str
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...]
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHealth:
+    """A feed's last fetch as ``newsmon feeds status`` shows it."""
+
+    feed_id: str
+    url: str
+    last_status: int | None
+    last_success: float | None
+    failures: int
+    last_error: str | None
+    fetches: int
+    not_modified: int
+    items: int
+
+
+class StateStore:
+    """All durable pipeline state behind one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, timeout=30)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    # -- feeds ---------------------------------------------------------------------------------------------
+    def due_requests(self, feeds: Iterable[FeedConfig], now: float | None = None) -> list[FetchRequest]:
+        """Fetch requests for the enabled feeds whose next due time has come, with their validators."""
+        now = time.time() if now is None else now
+        requests = []
+        with self._connect() as conn:
+            for feed in feeds:
+                if not feed.enabled:
+                    continue
+                row = conn.execute(
+                    "SELECT url, etag, last_modified, next_due FROM feeds WHERE feed_id = ?", (feed.id,)
+                ).fetchone()
+                if row is None:
+                    requests.append(FetchRequest(feed.id, feed.url))
+                elif row[3] <= now:
+                    same_url = row[0] == feed.url
+                    requests.append(FetchRequest(feed.id, feed.url, row[1] if same_url else None,
+                                                 row[2] if same_url else None))
+        return requests
+
+    def record_fetch(self, result: FetchResult, interval_seconds: int, items: int, error: str | None = None) -> None:
+        """Store a fetch's outcome; after a failure the next try backs off exponentially with jitter."""
+        now = result.fetched.timestamp()
+        failed = error is not None or not result.ok
+        with self._connect() as conn:
+            conn.execute("INSERT OR IGNORE INTO feeds (feed_id, url) VALUES (?, ?)", (result.feed_id, result.url))
+            failures = conn.execute("SELECT failures FROM feeds WHERE feed_id = ?", (result.feed_id,)).fetchone()[0]
+            failures = failures + 1 if failed else 0
+            delay = interval_seconds if not failed else min(
+                _MAX_BACKOFF_SECONDS, interval_seconds * 2 ** min(failures - 1, 10)) * random.uniform(0.8, 1.2)
+            headers = result.headers
+            conn.execute(
+                """UPDATE feeds SET url = ?, last_status = ?, last_fetch = ?, failures = ?, last_error = ?,
+                   next_due = ?, fetches = fetches + 1, not_modified = not_modified + ?, items = items + ?,
+                   etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified),
+                   last_success = CASE WHEN ? THEN last_success ELSE ? END
+                   WHERE feed_id = ?""",
+                (result.url, result.status, now, failures, error or result.error, now + delay,
+                 int(result.not_modified), items, headers.get("etag"), headers.get("last-modified"),
+                 failed, now, result.feed_id),
+            )
+
+    def feed_health(self) -> list[FeedHealth]:
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT feed_id, url, last_status, last_success, failures, last_error, fetches, not_modified,"
+                " items FROM feeds ORDER BY feed_id"
+            ).fetchall()
+        return [FeedHealth(*row) for row in rows]
+
+    # -- stories and outbox ----------------------------------------------------------------------------------
+    def unseen(self, story_ids: Sequence[str]) -> set[str]:
+        """The ids in ``story_ids`` that no earlier cycle has recorded."""
+        if not story_ids:
+            return set()
+        with self._connect() as conn:
+            conn.execute("CREATE TEMP TABLE candidates (story_id TEXT PRIMARY KEY)")
+            conn.executemany("INSERT OR IGNORE INTO candidates VALUES (?)", ((s,) for s in story_ids))
+            rows = conn.execute(
+                "SELECT c.story_id FROM candidates c LEFT JOIN seen s USING (story_id) WHERE s.story_id IS NULL"
+            ).fetchall()
+        return {row[0] for row in rows}
+
+    def record_stories(self, seen: Iterable[tuple[str, str]], messages: Iterable[OutboxMessage]) -> int:
+        """In one transaction: mark (story id, feed id) pairs seen and queue their messages; returns queued."""
+        now = time.time()
+        with self._connect() as conn:
+            conn.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?, ?)", ((s, f, now) for s, f in seen))
+            before = conn.total_changes
+            conn.executemany(
+                "INSERT OR IGNORE INTO outbox (message_id, key, topic, value, headers, created)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                ((m.message_id, m.key, m.topic, m.value, json.dumps([[k, v.decode()] for k, v in m.headers]), now)
+                 for m in messages),
+            )
+            return conn.total_changes - before
+
+    def pending(self, limit: int = 1000) -> list[OutboxMessage]:
+        """Unsent outbox messages, oldest first."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT id, message_id, key, topic, value, headers FROM outbox WHERE sent IS NULL ORDER BY id LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [
+            OutboxMessage(message_id=r[1], key=r[2], topic=r[3], value=bytes(r[4]),
+                          headers=tuple((k, v.encode()) for k, v in json.loads(r[5])), id=r[0])
+            for r in rows
+        ]
+
+    def mark_sent(self, ids: Iterable[int]) -> None:
+        now = time.time()
+        with self._connect() as conn:
+            conn.executemany("UPDATE outbox SET sent = ? WHERE id = ?", ((now, i) for i in ids))
+
+    def mark_failed(self, ids: Iterable[int], error: str) -> None:
+        with self._connect() as conn:
+            conn.executemany("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",
+                             ((error, i) for i in ids))
+
+    def outbox_counts(self) -> tuple[int, int]:
+        """(sent, unsent) message counts."""
+        with self._connect() as conn:
+            row = conn.execute("SELECT COUNT(sent), COUNT(*) - COUNT(sent) FROM outbox").fetchone()
+        return int(row[0]), int(row[1])
