@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,12 +41,10 @@ class _StopFlag:
 
 
 def _install(flag: _StopFlag) -> dict[int, Any]:
-    previous = {}
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():  # elsewhere the caller stops us another way
+        for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, flag)
-        except ValueError:  # not the main thread: the caller stops us some other way
-            pass
     return previous
 
 
@@ -55,8 +54,12 @@ def consume(options: ConsumeOptions, handle: Handler) -> int:
     from kafka.structs import OffsetAndMetadata
 
     consumer = KafkaConsumer(
-        options.topic, bootstrap_servers=options.bootstrap, group_id=options.group, enable_auto_commit=False,
-        auto_offset_reset="earliest" if options.from_beginning else "latest", client_id=f"newsmon-{options.group}",
+        options.topic,
+        bootstrap_servers=options.bootstrap,
+        group_id=options.group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest" if options.from_beginning else "latest",
+        client_id=f"newsmon-{options.group}",
     )
     flag = _StopFlag()
     previous = _install(flag)

@@ -97,7 +97,13 @@ def monitor_cycle(config_file: str | None = None, due_only: bool = True) -> dict
     logger.info(summary.line())
     create_markdown_artifact(matches_markdown(summary), key="newsmon-matches", description=summary.line())
     if summary.undelivered:
-        raise DeliveryError(f"{summary.undelivered} alert(s) wait in the outbox: Kafka did not acknowledge them; "
-                            "the next cycle retries")
-    return {"summary": summary.line(), "matches": len(summary.matches), "delivered": summary.delivered,
-            "new": summary.new, "undelivered": summary.undelivered}
+        raise DeliveryError(
+            f"{summary.undelivered} alert(s) wait in the outbox: Kafka did not acknowledge them; the next cycle retries"
+        )
+    return {
+        "summary": summary.line(),
+        "matches": len(summary.matches),
+        "delivered": summary.delivered,
+        "new": summary.new,
+        "undelivered": summary.undelivered,
+    }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from prefect import serve
-from prefect.deployments.runner import EntrypointType
+from prefect.types.entrypoint import EntrypointType
 
 from flows.monitor import monitor_cycle
 
@@ -13,8 +13,11 @@ __all__ = ["serve_monitor"]
 def serve_monitor(config_file: str | None, interval_seconds: int, name: str = "newsmon") -> None:
     """Register the deployment and run its schedule until interrupted (each cycle is one flow run)."""
     deployment = monitor_cycle.to_deployment(
-        name=name, interval=interval_seconds, parameters={"config_file": config_file, "due_only": True},
+        name=name,
+        interval=interval_seconds,
+        parameters={"config_file": config_file, "due_only": True},
         description="Poll the feeds, match stories against the seed topics, deliver alerts to Kafka.",
-        tags=["newsmon"], entrypoint_type=EntrypointType.MODULE_PATH,
+        tags=["newsmon"],
+        entrypoint_type=EntrypointType.MODULE_PATH,
     )
-    serve(deployment)
+    serve(deployment)  # type: ignore[arg-type]  # sync flow: to_deployment returns a RunnerDeployment

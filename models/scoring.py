@@ -17,7 +17,7 @@ from models.sentences import keyword_hits, split_sentences
 from models.topics import Topic, TopicSet
 from newsmon.story import Story
 
-__all__ = ["Evidence", "Scorer", "SeedMatch", "TopicScore"]
+__all__ = ["Evidence", "Scorer", "SeedMatch", "TopicScore", "story_sentences"]
 
 KEYWORD_BONUS = 0.04
 MAX_KEYWORD_BONUS = 0.12
@@ -75,7 +75,8 @@ class Scorer:
         self.batch_size = batch_size
         self._exemplars: dict[tuple[str, str], Vectors] = {
             (ts.seed, topic.id): encoder.encode(topic.exemplars, batch_size)
-            for ts in self.topic_sets for topic in ts.topics
+            for ts in self.topic_sets
+            for topic in ts.topics
         }
 
     def _topic_score(self, seed: str, topic: Topic, sentences: list[str], vectors: Vectors, text: str) -> TopicScore:
@@ -94,14 +95,16 @@ class Scorer:
         vectors = self.encoder.encode(flat, self.batch_size)
         results = []
         start = 0
-        for story, sentences in zip(stories, per_story, strict=True):
-            block = vectors[start:start + len(sentences)]
+        for sentences in per_story:
+            block = vectors[start : start + len(sentences)]
             start += len(sentences)
             text = " ".join(sentences)
-            results.append([
-                (ts, [self._topic_score(ts.seed, t, sentences, block, text) for t in ts.topics])
-                for ts in self.topic_sets
-            ])
+            results.append(
+                [
+                    (ts, [self._topic_score(ts.seed, t, sentences, block, text) for t in ts.topics])
+                    for ts in self.topic_sets
+                ]
+            )
         return results
 
     def matches(self, stories: Sequence[Story]) -> list[SeedMatch]:

@@ -18,21 +18,153 @@ from models.topics import DEFAULT_THRESHOLD, Topic, TopicSet
 __all__ = ["build_topic_set", "cluster", "key_phrases"]
 
 _STOPWORDS = frozenset(
-    """a an and are as at be been but by can could did do does for from had has have he her his how however if in
-    into is it its it's may more most no not now of on one or our over said says she since so some such than that
-    the their them then there these they this those though to under up was we were what when which while who will
-    with would you your also about after again against all any because before being between both during each few
-    further here just like many much must new only other out own same should still through too very via well
-    within without yet year years recently notably further company company's company’s official officials
-    although despite however though during regarding even another already it’s""".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "he",
+        "her",
+        "his",
+        "how",
+        "however",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "it's",
+        "may",
+        "more",
+        "most",
+        "no",
+        "not",
+        "now",
+        "of",
+        "on",
+        "one",
+        "or",
+        "our",
+        "over",
+        "said",
+        "says",
+        "she",
+        "since",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "though",
+        "to",
+        "under",
+        "up",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "which",
+        "while",
+        "who",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "also",
+        "about",
+        "after",
+        "again",
+        "against",
+        "all",
+        "any",
+        "because",
+        "before",
+        "being",
+        "between",
+        "both",
+        "during",
+        "each",
+        "few",
+        "further",
+        "here",
+        "just",
+        "like",
+        "many",
+        "much",
+        "must",
+        "new",
+        "only",
+        "other",
+        "out",
+        "own",
+        "same",
+        "should",
+        "still",
+        "through",
+        "too",
+        "very",
+        "via",
+        "well",
+        "within",
+        "without",
+        "yet",
+        "year",
+        "years",
+        "recently",
+        "notably",
+        "further",
+        "company",
+        "company's",
+        "company’s",
+        "official",
+        "officials",
+        "although",
+        "despite",
+        "however",
+        "though",
+        "during",
+        "regarding",
+        "even",
+        "another",
+        "already",
+        "it’s",
+    ]
 )
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9.&'’-]*[A-Za-z0-9]|[0-9]+(?:\.[0-9]+)?[A-Za-z]+")
 _MERGE_FLOOR = -0.2
 
 
 def cluster(vectors: Vectors, max_clusters: int) -> list[list[int]]:
-    """Average-linkage agglomerative clustering on cosine of centred vectors: merges the closest pair of clusters until at most
-    ``max_clusters`` remain, never merging pairs below a similarity floor (unrelated themes stay apart)."""
+    """Average-linkage agglomerative clustering on cosine of centred vectors: merges the closest pair of
+    clusters until at most ``max_clusters`` remain, never merging pairs below a similarity floor."""
     centred = vectors - vectors.mean(axis=0)  # remove what every sentence shares (the article's subject)
     centred /= np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-9)
     groups = [[i] for i in range(len(vectors))]
@@ -109,7 +241,14 @@ def build_topic_set(seed: str, article: str, encoder: Encoder, max_topics: int =
         while topic_id in used:
             topic_id += "-x"
         used.add(topic_id)
-        topics.append(Topic(id=topic_id, name=", ".join(phrases[:3]), description=central,
-                            exemplars=tuple(member_sentences), keywords=tuple(phrases),
-                            threshold=DEFAULT_THRESHOLD))
+        topics.append(
+            Topic(
+                id=topic_id,
+                name=", ".join(phrases[:3]),
+                description=central,
+                exemplars=tuple(member_sentences),
+                keywords=tuple(phrases),
+                threshold=DEFAULT_THRESHOLD,
+            )
+        )
     return TopicSet(seed=seed, title=title, topics=tuple(topics))

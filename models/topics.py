@@ -82,9 +82,13 @@ def load_topics(path: Path) -> TopicSet:
 
 
 def save_topics(topic_set: TopicSet, path: Path, header: str = "") -> None:
-    data = {"seed": topic_set.seed, "title": topic_set.title,
-            "topics": [{**asdict(t), "exemplars": list(t.exemplars), "keywords": list(t.keywords)}
-                       for t in topic_set.topics]}
+    data = {
+        "seed": topic_set.seed,
+        "title": topic_set.title,
+        "topics": [
+            {**asdict(t), "exemplars": list(t.exemplars), "keywords": list(t.keywords)} for t in topic_set.topics
+        ],
+    }
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
     path.write_text(header + text, encoding="utf-8")
 

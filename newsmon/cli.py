@@ -10,7 +10,7 @@ import os
 import sys
 import uuid
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -21,11 +21,16 @@ from newsmon.errors import NewsmonError
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(help="Watch news feeds for stories about your seed articles and stream matches to Kafka.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Watch news feeds for stories about your seed articles and stream matches to Kafka.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 seeds_app = typer.Typer(help="Seed articles and their topics files.", no_args_is_help=True)
-kafka_app = typer.Typer(help="The local Apache Kafka broker (used when NEWSMON_KAFKA_BOOTSTRAP is unset).",
-                        no_args_is_help=True)
+kafka_app = typer.Typer(
+    help="The local Apache Kafka broker (used when NEWSMON_KAFKA_BOOTSTRAP is unset).", no_args_is_help=True
+)
 feeds_app = typer.Typer(help="The feeds being watched and their health.", no_args_is_help=True)
 app.add_typer(seeds_app, name="seeds")
 app.add_typer(kafka_app, name="kafka")
@@ -34,8 +39,10 @@ app.add_typer(feeds_app, name="feeds")
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
-ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config file (feeds and settings).",
-                                                   exists=True, dir_okay=False)]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="YAML config file (feeds and settings).", exists=True, dir_okay=False),
+]
 
 
 def _settings(config: Path | None) -> Settings:
@@ -72,8 +79,9 @@ def run(
 @app.command()
 def serve(
     config: ConfigOption = None,
-    interval: Annotated[int | None, typer.Option(help="Seconds between cycles (default: poll_interval_seconds).")]
-    = None,
+    interval: Annotated[
+        int | None, typer.Option(help="Seconds between cycles (default: poll_interval_seconds).")
+    ] = None,
     name: Annotated[str, typer.Option(help="Deployment name.")] = "newsmon",
 ) -> None:
     """Serve the monitor flow on an interval schedule (Prefect deployment; Ctrl-C stops)."""
@@ -87,12 +95,13 @@ def serve(
 @app.command()
 def tail(
     config: ConfigOption = None,
-    from_beginning: Annotated[bool, typer.Option("--from-beginning",
-                                                 help="Start at the oldest alert when the group has no offset.")]
-    = False,
+    from_beginning: Annotated[
+        bool, typer.Option("--from-beginning", help="Start at the oldest alert when the group has no offset.")
+    ] = False,
     max_messages: Annotated[int | None, typer.Option("--max", min=1, help="Exit after N alerts.")] = None,
-    idle_timeout: Annotated[float | None, typer.Option("--idle-timeout", min=0,
-                                                       help="Exit once nothing arrived for SECONDS.")] = None,
+    idle_timeout: Annotated[
+        float | None, typer.Option("--idle-timeout", min=0, help="Exit once nothing arrived for SECONDS.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print each message exactly as published.")] = False,
     group: Annotated[str | None, typer.Option(help="Consumer group (default: a new one per run).")] = None,
 ) -> None:
@@ -104,9 +113,14 @@ def tail(
     settings = _settings(config)
     bootstrap = bootstrap_servers(settings)
     ensure_topics(bootstrap, settings)
-    options = ConsumeOptions(bootstrap=bootstrap, topic=settings.topic_matches,
-                             group=group or f"newsmon-tail-{uuid.uuid4().hex[:8]}", from_beginning=from_beginning,
-                             max_messages=max_messages, idle_timeout=idle_timeout)
+    options = ConsumeOptions(
+        bootstrap=bootstrap,
+        topic=settings.topic_matches,
+        group=group or f"newsmon-tail-{uuid.uuid4().hex[:8]}",
+        from_beginning=from_beginning,
+        max_messages=max_messages,
+        idle_timeout=idle_timeout,
+    )
     count = tail_alerts(options, as_json=as_json)
     if not as_json:
         err.print(f"[dim]{count} alert(s)[/]")
@@ -135,8 +149,12 @@ def seeds_build(
             continue
         encoder = encoder or load_encoder(settings.model_backend)
         topic_set = build_topic_set(article.stem, article.read_text(encoding="utf-8"), encoder, max_topics)
-        save_topics(topic_set, target, header=f"# Generated from {article.name} by 'newsmon seeds build'. "
-                    "Edit freely: this file is what newsmon matches against.\n")
+        save_topics(
+            topic_set,
+            target,
+            header=f"# Generated from {article.name} by 'newsmon seeds build'. "
+            "Edit freely: this file is what newsmon matches against.\n",
+        )
         console.print(f"wrote {target}: {len(topic_set.topics)} topics")
 
 
@@ -148,8 +166,13 @@ def seeds_list(config: ConfigOption = None) -> None:
     table = Table("seed", "topic", "threshold", "exemplars", "keywords")
     for topic_set in load_seed_topics(_settings(config).seeds_dir):
         for topic in topic_set.topics:
-            table.add_row(topic_set.seed, topic.name, f"{topic.threshold:.2f}", str(len(topic.exemplars)),
-                          ", ".join(topic.keywords))
+            table.add_row(
+                topic_set.seed,
+                topic.name,
+                f"{topic.threshold:.2f}",
+                str(len(topic.exemplars)),
+                ", ".join(topic.keywords),
+            )
     console.print(table)
 
 
@@ -200,18 +223,30 @@ def feeds_status(config: ConfigOption = None) -> None:
 
     table = Table("feed", "status", "last success (UTC)", "failures", "items", "304s", "last error")
     for health in StateStore(_settings(config).state_db).feed_health():
-        success = dt.datetime.fromtimestamp(health.last_success, dt.UTC).strftime("%Y-%m-%d %H:%M") \
-            if health.last_success else "never"
+        success = (
+            dt.datetime.fromtimestamp(health.last_success, dt.UTC).strftime("%Y-%m-%d %H:%M")
+            if health.last_success
+            else "never"
+        )
         share = f"{health.not_modified / health.fetches:.0%}" if health.fetches else "-"
-        table.add_row(health.feed_id, str(health.last_status or "-"), success, str(health.failures),
-                      str(health.items), share, (health.last_error or "")[:60])
+        table.add_row(
+            health.feed_id,
+            str(health.last_status or "-"),
+            success,
+            str(health.failures),
+            str(health.items),
+            share,
+            (health.last_error or "")[:60],
+        )
     console.print(table)
 
 
-def main(argv: list[str] | None = None) -> Any:
+def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning newsmon's errors into a message and exit code 1."""
     try:
-        return app(args=argv, standalone_mode=False) if argv is not None else app(standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)  # click returns an Exit's code instead of raising it
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except NewsmonError as exc:
         err.print(f"[bold red]error:[/] {exc}")
         sys.exit(1)

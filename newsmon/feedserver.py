@@ -50,7 +50,7 @@ class FeedServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the stdlib's naming
+            def do_GET(self) -> None:
                 server.requests[self.path] += 1
                 name = self.path.lstrip("/").split("?", 1)[0]
                 path = server.folder / name

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
@@ -86,8 +86,10 @@ async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
 
 
 async def _follow(client: httpx.AsyncClient, request: FetchRequest, limits: FetchLimits) -> FetchResult:
-    headers = {"User-Agent": limits.user_agent, "Accept": "application/rss+xml, application/atom+xml, "
-               "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"}
+    headers = {
+        "User-Agent": limits.user_agent,
+        "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
+    }
     if request.etag:
         headers["If-None-Match"] = request.etag
     if request.last_modified:
@@ -103,16 +105,25 @@ async def _follow(client: httpx.AsyncClient, request: FetchRequest, limits: Fetc
                 url = target
                 continue
             result_headers = {k.lower(): v for k, v in response.headers.items()}
-            common = {"feed_id": request.feed_id, "url": request.url, "fetched": fetched,
-                      "status": response.status_code, "headers": result_headers, "final_url": url,
-                      "permanent_url": permanent}
+            result = FetchResult(
+                feed_id=request.feed_id,
+                url=request.url,
+                fetched=fetched,
+                status=response.status_code,
+                headers=result_headers,
+                final_url=url,
+                permanent_url=permanent,
+            )
             if response.status_code == 304:
-                return FetchResult(**common)
+                return result
             if response.status_code >= 400:
-                return FetchResult(**common, error_kind="http_status", error=f"HTTP {response.status_code}",
-                                   retry_after=response.headers.get("retry-after"))
-            body = await _read_capped(response, limits.max_bytes)
-            return FetchResult(**common, body=body)
+                return replace(
+                    result,
+                    error_kind="http_status",
+                    error=f"HTTP {response.status_code}",
+                    retry_after=response.headers.get("retry-after"),
+                )
+            return replace(result, body=await _read_capped(response, limits.max_bytes))
     raise FeedError("redirects", f"more than {limits.max_redirects} redirects")
 
 
@@ -127,8 +138,9 @@ async def fetch_one(client: httpx.AsyncClient, request: FetchRequest, limits: Fe
         kind, message = "timeout", f"no complete answer within {limits.timeout_seconds:g} s"
     except httpx.HTTPError as exc:
         kind, message = "network", f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return FetchResult(feed_id=request.feed_id, url=request.url, fetched=datetime.now(UTC),
-                       error_kind=kind, error=message)
+    return FetchResult(
+        feed_id=request.feed_id, url=request.url, fetched=datetime.now(UTC), error_kind=kind, error=message
+    )
 
 
 async def _fetch_all(requests: Iterable[FetchRequest], limits: FetchLimits) -> list[FetchResult]:

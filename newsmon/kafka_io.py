@@ -7,12 +7,12 @@ outbox for the next cycle, so a broker outage loses no alert.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from newsmon.config import Settings
-from newsmon.errors import DeliveryError
 from newsmon.local_kafka import LocalKafka
 from newsmon.state import OutboxMessage, StateStore
 
@@ -21,8 +21,13 @@ __all__ = ["DeliveryReport", "bootstrap_servers", "deliver_outbox", "ensure_topi
 
 def local_kafka(settings: Settings) -> LocalKafka:
     """The local single-node broker the settings describe."""
-    return LocalKafka(settings.kafka_dir, settings.cache_dir, version=settings.kafka_version,
-                      port=settings.kafka_local_port, java_home=settings.java_home)
+    return LocalKafka(
+        settings.kafka_dir,
+        settings.cache_dir,
+        version=settings.kafka_version,
+        port=settings.kafka_local_port,
+        java_home=settings.java_home,
+    )
 
 
 def bootstrap_servers(settings: Settings) -> str:
@@ -44,10 +49,8 @@ def ensure_topics(bootstrap: str, settings: Settings) -> None:
         missing = [n for n in names if n not in set(admin.list_topics())]
         if missing:
             topics = [NewTopic(n, settings.topic_partitions, settings.topic_replication) for n in missing]
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another worker created it meanwhile
                 admin.create_topics(topics)
-            except TopicAlreadyExistsError:
-                pass  # another worker created it meanwhile
     finally:
         admin.close()
 
@@ -59,9 +62,15 @@ def make_producer(bootstrap: str, settings: Settings) -> Any:
 
     timeout_ms = int(settings.delivery_timeout_seconds * 1000)
     return KafkaProducer(
-        bootstrap_servers=bootstrap, client_id="newsmon-producer", acks="all", enable_idempotence=True,
-        linger_ms=5, delivery_timeout_ms=timeout_ms, request_timeout_ms=max(1000, min(30000, timeout_ms - 1000)),
-        max_block_ms=timeout_ms, compression_type=None,
+        bootstrap_servers=bootstrap,
+        client_id="newsmon-producer",
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        delivery_timeout_ms=timeout_ms,
+        request_timeout_ms=max(1000, min(30000, timeout_ms - 1000)),
+        max_block_ms=timeout_ms,
+        compression_type=None,
     )
 
 
@@ -79,8 +88,14 @@ def _send_batch(producer: Any, messages: Sequence[OutboxMessage], timeout: float
     error = None
     for message in messages:
         try:
-            futures.append((message.id, producer.send(message.topic, key=message.key.encode(),
-                                                      value=message.value, headers=list(message.headers))))
+            futures.append(
+                (
+                    message.id,
+                    producer.send(
+                        message.topic, key=message.key.encode(), value=message.value, headers=list(message.headers)
+                    ),
+                )
+            )
         except KafkaError as exc:
             error = f"{type(exc).__name__}: {exc}"
             break
@@ -114,10 +129,3 @@ def deliver_outbox(store: StateStore, producer: Any, timeout: float, batch: int 
             store.mark_failed([m.id for m in pending if m.id not in set(acked) and m.id is not None], error)
             break
     return DeliveryReport(sent=sent, failed=failed, error=error)
-
-
-def require_delivered(report: DeliveryReport) -> None:
-    """Raise DeliveryError when some messages stayed in the outbox."""
-    if report.failed:
-        raise DeliveryError(f"{report.failed} message(s) not acknowledged by Kafka ({report.error}); "
-                            "they stay in the outbox and are retried next cycle")

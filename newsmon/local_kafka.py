@@ -88,8 +88,17 @@ class NodeStatus:
 class LocalKafka:
     """A local KRaft cluster of ``nodes`` nodes; node i listens on ``port + 2i`` (broker) and ``+1`` (controller)."""
 
-    def __init__(self, data_dir: Path, cache_dir: Path, *, version: str = "4.1.1", port: int = 9092,
-                 nodes: int = 1, java_home: Path | None = None, heap: str = "512m") -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        cache_dir: Path,
+        *,
+        version: str = "4.1.1",
+        port: int = 9092,
+        nodes: int = 1,
+        java_home: Path | None = None,
+        heap: str = "512m",
+    ) -> None:
         self.data_dir = data_dir
         self.cache_dir = cache_dir
         self.version = version
@@ -112,8 +121,10 @@ class LocalKafka:
         """The java executable (``java_home`` or PATH), checked to be version 17 or newer."""
         java = str(self.java_home / "bin" / "java") if self.java_home else shutil.which("java")
         if not java or not Path(java).exists():
-            raise LocalKafkaError("Java 17+ is needed to run the local Kafka: install a JDK (e.g. "
-                                  "'apt-get install openjdk-17-jre-headless') or set NEWSMON_JAVA_HOME")
+            raise LocalKafkaError(
+                "Java 17+ is needed to run the local Kafka: install a JDK (e.g. "
+                "'apt-get install openjdk-17-jre-headless') or set NEWSMON_JAVA_HOME"
+            )
         out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False).stderr
         found = re.search(r'version "(\d+)', out)
         if not found or int(found.group(1)) < 17:
@@ -127,19 +138,26 @@ class LocalKafka:
             return self.jars_dir
         mvn = shutil.which("mvn")
         if mvn is None:
-            raise LocalKafkaError("Maven ('mvn') is needed once to download Apache Kafka's jars: install it "
-                                  "(e.g. 'apt-get install maven'), or point NEWSMON_KAFKA_BOOTSTRAP at a broker")
+            raise LocalKafkaError(
+                "Maven ('mvn') is needed once to download Apache Kafka's jars: install it "
+                "(e.g. 'apt-get install maven'), or point NEWSMON_KAFKA_BOOTSTRAP at a broker"
+            )
         work = self.jars_dir.parent
         work.mkdir(parents=True, exist_ok=True)
         (work / "pom.xml").write_text(_POM.format(version=self.version), encoding="utf-8")
         staging = work / "libs.partial"
         shutil.rmtree(staging, ignore_errors=True)
         result = subprocess.run(
-            [mvn, "-q", "-B", "dependency:copy-dependencies", "-DincludeScope=runtime",
-             f"-DoutputDirectory={staging}"], cwd=work, capture_output=True, text=True, check=False)
+            [mvn, "-q", "-B", "dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={staging}"],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if result.returncode != 0 or not any(staging.glob("kafka_2.13-*.jar")):
-            raise LocalKafkaError(f"Maven could not resolve Apache Kafka {self.version}:\n"
-                                  f"{(result.stdout + result.stderr)[-2000:]}")
+            raise LocalKafkaError(
+                f"Maven could not resolve Apache Kafka {self.version}:\n{(result.stdout + result.stderr)[-2000:]}"
+            )
         shutil.rmtree(self.jars_dir, ignore_errors=True)
         staging.rename(self.jars_dir)
         (work / "log4j2.yaml").write_text(_LOG4J, encoding="utf-8")
@@ -185,12 +203,25 @@ class LocalKafka:
         if (node.directory / "log" / "meta.properties").exists():
             return
         result = subprocess.run(
-            [java, "-cp", f"{self.jars_dir}/*", f"-Dlog4j2.configurationFile={self.jars_dir.parent / 'log4j2.yaml'}",
-             "kafka.tools.StorageTool", "format", f"--cluster-id={self._cluster_id()}", "--config", str(node.properties)],
-            capture_output=True, text=True, check=False)
+            [
+                java,
+                "-cp",
+                f"{self.jars_dir}/*",
+                f"-Dlog4j2.configurationFile={self.jars_dir.parent / 'log4j2.yaml'}",
+                "kafka.tools.StorageTool",
+                "format",
+                f"--cluster-id={self._cluster_id()}",
+                "--config",
+                str(node.properties),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if result.returncode != 0:
-            raise LocalKafkaError(f"formatting KRaft storage of node {node.node_id} failed:\n"
-                                  f"{(result.stdout + result.stderr)[-2000:]}")
+            raise LocalKafkaError(
+                f"formatting KRaft storage of node {node.node_id} failed:\n{(result.stdout + result.stderr)[-2000:]}"
+            )
 
     # -- running -------------------------------------------------------------------------------------------------
     def _pid(self, node: KafkaNode) -> int | None:
@@ -218,10 +249,23 @@ class LocalKafka:
         self._format(java, node)
         log = node.log_file.open("ab")
         process = subprocess.Popen(
-            [java, f"-Xmx{self.heap}", "-Xms128m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
-             f"-Dlog4j2.configurationFile={self.jars_dir.parent / 'log4j2.yaml'}",
-             "-cp", f"{self.jars_dir}/*", "kafka.Kafka", str(node.properties)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            [
+                java,
+                f"-Xmx{self.heap}",
+                "-Xms128m",
+                "-XX:+UseG1GC",
+                "-Djava.awt.headless=true",
+                f"-Dlog4j2.configurationFile={self.jars_dir.parent / 'log4j2.yaml'}",
+                "-cp",
+                f"{self.jars_dir}/*",
+                "kafka.Kafka",
+                str(node.properties),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         log.close()
         node.pid_file.write_text(str(process.pid), encoding="utf-8")
 
@@ -245,8 +289,9 @@ class LocalKafka:
                     tail = node.log_file.read_text(errors="replace")[-3000:] if node.log_file.exists() else ""
                     raise LocalKafkaError(f"Kafka node {node.node_id} exited during start-up; log tail:\n{tail}")
             try:
-                admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000,
-                                         client_id="newsmon-local-kafka")
+                admin = KafkaAdminClient(
+                    bootstrap_servers=self.bootstrap, request_timeout_ms=5000, client_id="newsmon-local-kafka"
+                )
                 try:
                     brokers = admin.describe_cluster()["brokers"]
                 finally:

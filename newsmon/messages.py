@@ -26,24 +26,39 @@ def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def match_message(match: SeedMatch, *, model: str, backend: str, run_id: str, version: str,
-                  duplicate_group: str | None = None) -> dict[str, Any]:
+def match_message(
+    match: SeedMatch, *, model: str, backend: str, run_id: str, version: str, duplicate_group: str | None = None
+) -> dict[str, Any]:
     """The JSON-ready ``newsmon.match/1`` message for one seed match."""
     story = match.story
     return {
         "schema": MATCH_SCHEMA,
         "message_id": f"{story.id}:{match.seed}",
         "story": {
-            "id": story.id, "title": story.title, "url": story.url, "summary": story.summary,
-            "published": _utc(story.published), "fetched": _utc(story.fetched), "language": story.language,
+            "id": story.id,
+            "title": story.title,
+            "url": story.url,
+            "summary": story.summary,
+            "published": _utc(story.published),
+            "fetched": _utc(story.fetched),
+            "language": story.language,
             "source": story.source,
             "feed": {"id": story.feed_id, "title": story.feed_title, "url": story.feed_url},
         },
         "seed": {"id": match.seed, "title": match.seed_title},
         "topics": [
-            {"id": t.topic_id, "name": t.name, "score": t.score, "threshold": t.threshold,
-             "evidence": {"seed_sentence": t.evidence.seed_sentence, "story_sentence": t.evidence.story_sentence,
-                          "similarity": t.evidence.similarity, "keywords": list(t.evidence.keywords)}}
+            {
+                "id": t.topic_id,
+                "name": t.name,
+                "score": t.score,
+                "threshold": t.threshold,
+                "evidence": {
+                    "seed_sentence": t.evidence.seed_sentence,
+                    "story_sentence": t.evidence.story_sentence,
+                    "similarity": t.evidence.similarity,
+                    "keywords": list(t.evidence.keywords),
+                },
+            }
             for t in match.topics
         ],
         "score": match.score,
@@ -62,8 +77,9 @@ def to_outbox(message: dict[str, Any], topic: str) -> OutboxMessage:
         ("topics", ",".join(t["id"] for t in message["topics"]).encode()),
     )
     value = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return OutboxMessage(message_id=message["message_id"], key=message["story"]["id"], topic=topic,
-                         value=value, headers=headers)
+    return OutboxMessage(
+        message_id=message["message_id"], key=message["story"]["id"], topic=topic, value=value, headers=headers
+    )
 
 
 @cache

@@ -146,7 +146,7 @@ def entry_to_story(entry: Mapping[str, Any], meta: FeedMeta, fetched: datetime) 
     except ValueError:
         return None
     if summary == title or summary.startswith(raw_title):
-        summary = summary[len(raw_title):].strip(" -–—|") if summary.startswith(raw_title) else ""
+        summary = summary[len(raw_title) :].strip(" -–—|") if summary.startswith(raw_title) else ""
     return Story(
         id=sid,
         title=title,

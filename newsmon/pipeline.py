@@ -37,6 +37,7 @@ __all__ = [
     "parse_results",
     "plan_fetches",
     "record_matches",
+    "record_outcomes",
 ]
 
 DEMO_FEEDS_DIR = Path(__file__).parent / "demo" / "feeds"
@@ -70,9 +71,11 @@ class CycleSummary:
     failures: list[FeedOutcome] = field(default_factory=list)
 
     def line(self) -> str:
-        return (f"cycle {self.run_id[:8]}: {self.feeds_due} feeds fetched ({self.not_modified} unchanged, "
-                f"{self.feeds_failed} failed), {self.stories} stories, {self.new} new, {len(self.matches)} "
-                f"matches, {self.delivered} delivered, {self.undelivered} waiting in the outbox")
+        return (
+            f"cycle {self.run_id[:8]}: {self.feeds_due} feeds fetched ({self.not_modified} unchanged, "
+            f"{self.feeds_failed} failed), {self.stories} stories, {self.new} new, {len(self.matches)} "
+            f"matches, {self.delivered} delivered, {self.undelivered} waiting in the outbox"
+        )
 
 
 @contextmanager
@@ -94,9 +97,13 @@ def plan_fetches(store: StateStore, feeds: Sequence[FeedConfig], due_only: bool)
 
 
 def fetch_feeds(requests: Sequence[FetchRequest], settings: Settings) -> list[FetchResult]:
-    limits = FetchLimits(timeout_seconds=settings.fetch_timeout_seconds, max_bytes=settings.fetch_max_bytes,
-                         max_redirects=settings.fetch_max_redirects, concurrency=settings.fetch_concurrency,
-                         user_agent=settings.user_agent)
+    limits = FetchLimits(
+        timeout_seconds=settings.fetch_timeout_seconds,
+        max_bytes=settings.fetch_max_bytes,
+        max_redirects=settings.fetch_max_redirects,
+        concurrency=settings.fetch_concurrency,
+        user_agent=settings.user_agent,
+    )
     return fetch_all(requests, limits)
 
 
@@ -109,8 +116,13 @@ def parse_results(results: Sequence[FetchResult]) -> tuple[list[Story], list[Fee
             outcomes.append(FeedOutcome(result.feed_id, result.status, 0, result.error_kind, result.error))
             continue
         try:
-            parsed = parse_feed(result.body, feed_id=result.feed_id, feed_url=result.final_url or result.url,
-                                fetched=result.fetched, headers=result.headers)
+            parsed = parse_feed(
+                result.body,
+                feed_id=result.feed_id,
+                feed_url=result.final_url or result.url,
+                fetched=result.fetched,
+                headers=result.headers,
+            )
         except FeedError as exc:
             outcomes.append(FeedOutcome(result.feed_id, result.status, 0, exc.kind, str(exc)))
             continue
@@ -119,8 +131,9 @@ def parse_results(results: Sequence[FetchResult]) -> tuple[list[Story], list[Fee
     return stories, outcomes
 
 
-def record_outcomes(store: StateStore, results: Sequence[FetchResult], outcomes: Sequence[FeedOutcome],
-                    feeds: Sequence[FeedConfig]) -> None:
+def record_outcomes(
+    store: StateStore, results: Sequence[FetchResult], outcomes: Sequence[FeedOutcome], feeds: Sequence[FeedConfig]
+) -> None:
     """Feed health and conditional-GET validators for the next cycle."""
     intervals = {f.id: f.interval_seconds for f in feeds}
     for result, outcome in zip(results, outcomes, strict=True):
@@ -154,12 +167,22 @@ def match_stories(scorer: Scorer, stories: Sequence[Story]) -> list[SeedMatch]:
     return scorer.matches(stories)
 
 
-def record_matches(store: StateStore, stories: Sequence[Story], matches: Sequence[SeedMatch], settings: Settings,
-                   scorer: Scorer, run_id: str) -> int:
+def record_matches(
+    store: StateStore,
+    stories: Sequence[Story],
+    matches: Sequence[SeedMatch],
+    settings: Settings,
+    scorer: Scorer,
+    run_id: str,
+) -> int:
     """Mark the stories seen and queue their match messages in one transaction; returns messages queued."""
     messages = [
-        to_outbox(match_message(m, model=scorer.encoder.name, backend=scorer.encoder.backend, run_id=run_id,
-                                version=__version__), settings.topic_matches)
+        to_outbox(
+            match_message(
+                m, model=scorer.encoder.name, backend=scorer.encoder.backend, run_id=run_id, version=__version__
+            ),
+            settings.topic_matches,
+        )
         for m in matches
     ]
     return store.record_stories(((s.id, s.feed_id) for s in stories), messages)

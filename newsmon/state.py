@@ -132,8 +132,9 @@ class StateStore:
                     requests.append(FetchRequest(feed.id, feed.url))
                 elif row[3] <= now:
                     same_url = row[0] == feed.url
-                    requests.append(FetchRequest(feed.id, feed.url, row[1] if same_url else None,
-                                                 row[2] if same_url else None))
+                    requests.append(
+                        FetchRequest(feed.id, feed.url, row[1] if same_url else None, row[2] if same_url else None)
+                    )
         return requests
 
     def record_fetch(self, result: FetchResult, interval_seconds: int, items: int, error: str | None = None) -> None:
@@ -144,8 +145,11 @@ class StateStore:
             conn.execute("INSERT OR IGNORE INTO feeds (feed_id, url) VALUES (?, ?)", (result.feed_id, result.url))
             failures = conn.execute("SELECT failures FROM feeds WHERE feed_id = ?", (result.feed_id,)).fetchone()[0]
             failures = failures + 1 if failed else 0
-            delay = interval_seconds if not failed else min(
-                _MAX_BACKOFF_SECONDS, interval_seconds * 2 ** min(failures - 1, 10)) * random.uniform(0.8, 1.2)
+            delay = (
+                interval_seconds
+                if not failed
+                else min(_MAX_BACKOFF_SECONDS, interval_seconds * 2 ** min(failures - 1, 10)) * random.uniform(0.8, 1.2)
+            )
             headers = result.headers
             conn.execute(
                 """UPDATE feeds SET url = ?, last_status = ?, last_fetch = ?, failures = ?, last_error = ?,
@@ -153,9 +157,21 @@ class StateStore:
                    etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified),
                    last_success = CASE WHEN ? THEN last_success ELSE ? END
                    WHERE feed_id = ?""",
-                (result.url, result.status, now, failures, error or result.error, now + delay,
-                 int(result.not_modified), items, headers.get("etag"), headers.get("last-modified"),
-                 failed, now, result.feed_id),
+                (
+                    result.url,
+                    result.status,
+                    now,
+                    failures,
+                    error or result.error,
+                    now + delay,
+                    int(result.not_modified),
+                    items,
+                    headers.get("etag"),
+                    headers.get("last-modified"),
+                    failed,
+                    now,
+                    result.feed_id,
+                ),
             )
 
     def feed_health(self) -> list[FeedHealth]:
@@ -188,8 +204,10 @@ class StateStore:
             conn.executemany(
                 "INSERT OR IGNORE INTO outbox (message_id, key, topic, value, headers, created)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                ((m.message_id, m.key, m.topic, m.value, json.dumps([[k, v.decode()] for k, v in m.headers]), now)
-                 for m in messages),
+                (
+                    (m.message_id, m.key, m.topic, m.value, json.dumps([[k, v.decode()] for k, v in m.headers]), now)
+                    for m in messages
+                ),
             )
             return conn.total_changes - before
 
@@ -201,8 +219,14 @@ class StateStore:
                 (limit,),
             ).fetchall()
         return [
-            OutboxMessage(message_id=r[1], key=r[2], topic=r[3], value=bytes(r[4]),
-                          headers=tuple((k, v.encode()) for k, v in json.loads(r[5])), id=r[0])
+            OutboxMessage(
+                message_id=r[1],
+                key=r[2],
+                topic=r[3],
+                value=bytes(r[4]),
+                headers=tuple((k, v.encode()) for k, v in json.loads(r[5])),
+                id=r[0],
+            )
             for r in rows
         ]
 
@@ -213,8 +237,9 @@ class StateStore:
 
     def mark_failed(self, ids: Iterable[int], error: str) -> None:
         with self._connect() as conn:
-            conn.executemany("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",
-                             ((error, i) for i in ids))
+            conn.executemany(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?", ((error, i) for i in ids)
+            )
 
     def outbox_counts(self) -> tuple[int, int]:
         """(sent, unsent) message counts."""

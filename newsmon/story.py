@@ -15,9 +15,32 @@ __all__ = ["Story", "canonical_url", "story_id"]
 
 # Query parameters that only track the reader; dropping them makes syndicated copies of one URL one story.
 _TRACKING_PARAMS = frozenset(
-    {"fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "mc_cid", "mc_eid", "igshid", "yclid",
-     "_hsenc", "_hsmi", "mkt_tok", "ocid", "cmpid", "ref_src", "ncid", "sr_share", "s_cid", "at_medium",
-     "at_campaign", "guccounter", "guce_referrer", "guce_referrer_sig"}
+    {
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "mc_cid",
+        "mc_eid",
+        "igshid",
+        "yclid",
+        "_hsenc",
+        "_hsmi",
+        "mkt_tok",
+        "ocid",
+        "cmpid",
+        "ref_src",
+        "ncid",
+        "sr_share",
+        "s_cid",
+        "at_medium",
+        "at_campaign",
+        "guccounter",
+        "guce_referrer",
+        "guce_referrer_sig",
+    }
 )
 _TRACKING_PREFIXES = ("utm_", "pk_", "mtm_")
 _DEFAULT_PORTS = {"http": 80, "https": 443}

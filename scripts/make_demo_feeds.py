@@ -30,16 +30,19 @@ def _item(row: dict[str, str]) -> str:
     aggregated = publisher not in ("Google News", "CNBC")
     title = f"{row['title']} - {publisher}" if aggregated else row["title"]
     source = f'<source url="https://news.google.com">{escape(publisher)}</source>' if aggregated else ""
-    return (f"<item><title>{escape(title)}</title><link>{escape(row['url'])}</link>"
-            f"<guid isPermaLink=\"false\">{escape(row['url'])}</guid><pubDate>{when.replace('-0000', '+0000')}"
-            f"</pubDate>{source}</item>")
+    return (
+        f"<item><title>{escape(title)}</title><link>{escape(row['url'])}</link>"
+        f'<guid isPermaLink="false">{escape(row["url"])}</guid><pubDate>{when.replace("-0000", "+0000")}'
+        f"</pubDate>{source}</item>"
+    )
 
 
 def _feed(title: str, link: str, items: list[str]) -> str:
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel>'
-            f"<title>{escape(title)}</title><link>{escape(link)}</link><language>en-US</language>"
-            "<description>Recorded for newsmon's offline demo</description>\n" + "\n".join(items) +
-            "\n</channel></rss>\n")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel>'
+        f"<title>{escape(title)}</title><link>{escape(link)}</link><language>en-US</language>"
+        "<description>Recorded for newsmon's offline demo</description>\n" + "\n".join(items) + "\n</channel></rss>\n"
+    )
 
 
 def main() -> None:

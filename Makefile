@@ -1,0 +1,49 @@
+# Everything a person runs. `make run` and `make test` set everything up on first use.
+SHELL := /bin/bash
+VENV := .venv
+UV := $(VENV)/bin/uv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.synced
+UV_VERSION := 0.13.9
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+export DO_NOT_TRACK ?= 1
+
+.PHONY: setup run test test-fast lint format bench kafka-up kafka-down clean
+
+$(STAMP): pyproject.toml uv.lock
+	@test -x $(UV) || { python3 -m venv $(VENV) && $(BIN)/pip install -q "uv==$(UV_VERSION)"; }
+	$(UV) sync --frozen
+	@touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv with the locked dependencies
+
+run: setup  ## one monitoring cycle on the bundled recorded feeds, then the alerts through the consumer
+	$(BIN)/newsmon run --once
+	$(BIN)/newsmon tail --group newsmon-make-run --from-beginning --idle-timeout 5
+
+lint: setup  ## ruff (lint + format check) and mypy --strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: lint  ## the whole suite: unit, property, integration (real Kafka), end-to-end
+	$(BIN)/pytest
+
+test-fast: setup  ## unit and property tests only
+	$(BIN)/pytest -m "not integration and not e2e"
+
+bench: setup  ## benchmarks: print ratios measured in one run
+	$(BIN)/python scripts/bench_cycle.py
+
+kafka-up: setup
+	$(BIN)/newsmon kafka start
+
+kafka-down: setup
+	$(BIN)/newsmon kafka stop
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

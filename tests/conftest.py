@@ -1,0 +1,77 @@
+"""Shared fixtures: an isolated environment, recorded fixtures, a real Apache Kafka broker for the session."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from newsmon.config import Settings, load_settings
+from newsmon.local_kafka import LocalKafka
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No developer setting leaks in; Prefect keeps its database in a temp dir; nothing leaves loopback."""
+    for key in [k for k in os.environ if k.startswith("NEWSMON_")]:
+        del os.environ[key]
+    os.environ["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect-home"))
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    os.environ["DO_NOT_TRACK"] = "1"
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["NO_PROXY"] = "127.0.0.1,localhost"
+
+
+def free_port(pairs: int = 1) -> int:
+    """A port p with p..p+2*pairs-1 free on loopback (Kafka needs a broker and a controller port per node)."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port + 2 * pairs >= 65535:
+            continue
+        try:
+            sockets = []
+            for offset in range(2 * pairs):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port + offset))
+            return port
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError("no free port range on loopback")
+
+
+def kafka_cache_dir() -> Path:
+    """Kafka's jars are cached across sessions (they are big and never change for one version)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsmon"
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
+    """A real single-node Apache Kafka (KRaft) on 127.0.0.1, started once for the whole session."""
+    broker = LocalKafka(tmp_path_factory.mktemp("kafka"), kafka_cache_dir(), port=free_port())
+    broker.start(timeout=180)
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def settings_factory(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Settings rooted in the test's temp dir, with overrides."""
+
+    def make(**overrides: object) -> Settings:
+        base: dict[str, object] = {"data_dir": tmp_path / "data", "cache_dir": kafka_cache_dir()}
+        base.update(overrides)
+        return load_settings(**base)
+
+    return make

@@ -1,0 +1,49 @@
+"""The public surface is curated: every name in ``__all__`` exists, and nothing public is unlisted."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+MODULES = [
+    "newsmon",
+    "newsmon.config",
+    "newsmon.errors",
+    "newsmon.story",
+    "newsmon.normalise",
+    "newsmon.parse",
+    "newsmon.fetch",
+    "newsmon.state",
+    "newsmon.messages",
+    "newsmon.kafka_io",
+    "newsmon.local_kafka",
+    "newsmon.pipeline",
+    "newsmon.feedserver",
+    "models.encoder",
+    "models.topics",
+    "models.scoring",
+    "models.seeding",
+    "models.sentences",
+    "consumers.loop",
+    "consumers.tail",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_all_lists_exactly_the_public_names(name: str) -> None:
+    module = importlib.import_module(name)
+    exported = set(module.__all__)
+    assert all(hasattr(module, n) for n in exported)
+    defined_here = {
+        n
+        for n, v in vars(module).items()
+        if not n.startswith("_") and getattr(v, "__module__", None) == name and callable(v)
+    }
+    assert defined_here <= exported, f"public but not in __all__: {defined_here - exported}"
+
+
+def test_error_tree() -> None:
+    from newsmon import ConfigError, DeliveryError, FeedError, LocalKafkaError, NewsmonError
+
+    assert all(issubclass(e, NewsmonError) for e in (ConfigError, DeliveryError, FeedError, LocalKafkaError))
