@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     model_backend: Literal["torch", "onnx", "onnx-int8"] = "torch"
     embed_batch_size: int = Field(default=64, ge=1)
 
+    # The bundled demo feeds' local server (a stable port keeps conditional GETs working across runs)
+    demo_feeds_port: int = Field(default=18765, ge=0, le=65535)
+
     # Scheduling
     poll_interval_seconds: int = Field(default=900, ge=10)
 

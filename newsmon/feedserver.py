@@ -80,8 +80,11 @@ class FeedServer:
 
 @contextmanager
 def serve_feeds(folder: Path, port: int = 0) -> Iterator[FeedServer]:
-    """Run a FeedServer for the duration of a ``with`` block."""
-    server = FeedServer(folder, port=port).start()
+    """Run a FeedServer for the duration of a ``with`` block; a taken ``port`` falls back to a free one."""
+    try:
+        server = FeedServer(folder, port=port).start()
+    except OSError:
+        server = FeedServer(folder).start()
     try:
         yield server
     finally:

@@ -84,7 +84,7 @@ def active_feeds(settings: Settings) -> Iterator[tuple[FeedConfig, ...]]:
     if settings.feeds:
         yield settings.feeds
         return
-    with serve_feeds(DEMO_FEEDS_DIR) as server:
+    with serve_feeds(DEMO_FEEDS_DIR, port=settings.demo_feeds_port) as server:
         yield tuple(
             FeedConfig(url=server.url(path.name), name=f"demo: {path.stem}", id=f"demo-{path.stem}")
             for path in sorted(DEMO_FEEDS_DIR.glob("*.xml"))
