@@ -10,6 +10,7 @@ import html
 import re
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
@@ -85,20 +86,14 @@ def split_publisher(title: str, known_source: str = "") -> tuple[str, str]:
     return title.strip(), known_source
 
 
-class FeedMeta(Mapping[str, str]):
-    """The facts about a feed every Story of it carries (id, title, url, language)."""
+@dataclass(frozen=True, slots=True)
+class FeedMeta:
+    """The facts about a feed every Story of it carries."""
 
-    def __init__(self, feed_id: str, title: str, url: str, language: str | None) -> None:
-        self._values = {"feed_id": feed_id, "title": title, "url": url, "language": language or ""}
-
-    def __getitem__(self, key: str) -> str:
-        return self._values[key]
-
-    def __iter__(self) -> Any:
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
+    feed_id: str
+    title: str
+    url: str
+    language: str | None = None
 
 
 def _entry_time(entry: Mapping[str, Any], fallback: datetime) -> datetime:
@@ -124,7 +119,7 @@ def _language(entry: Mapping[str, Any], meta: FeedMeta) -> str | None:
         detail = entry.get(detail_key)
         if isinstance(detail, Mapping) and detail.get("language"):
             return str(detail["language"]).split("-")[0].lower()
-    return meta["language"].split("-")[0].lower() or None
+    return (meta.language or "").split("-")[0].lower() or None
 
 
 def entry_to_story(entry: Mapping[str, Any], meta: FeedMeta, fetched: datetime) -> Story | None:
@@ -154,9 +149,9 @@ def entry_to_story(entry: Mapping[str, Any], meta: FeedMeta, fetched: datetime) 
         summary=summary,
         published=_entry_time(entry, fetched),
         fetched=fetched,
-        feed_id=meta["feed_id"],
-        feed_title=meta["title"],
-        feed_url=meta["url"],
+        feed_id=meta.feed_id,
+        feed_title=meta.title,
+        feed_url=meta.url,
         source=source,
         language=_language(entry, meta),
     )

@@ -56,4 +56,4 @@ def parse_feed(
         story = entry_to_story(entry, meta, fetched)
         if story is not None and story.id not in stories:
             stories[story.id] = story
-    return ParsedFeed(title=meta["title"], stories=tuple(stories.values()), bozo_reason=bozo_reason)
+    return ParsedFeed(title=meta.title, stories=tuple(stories.values()), bozo_reason=bozo_reason)
