@@ -76,7 +76,7 @@ def monitor_cycle(config_file: str | None = None, due_only: bool = True) -> dict
     settings = load_settings(Path(config_file) if config_file else None)
     summary = pipeline.CycleSummary(run_id=str(flow_run.get_id() or "local"))
     store = StateStore(settings.state_db)
-    with pipeline.active_feeds(settings) as feeds:
+    with pipeline.active_feeds(settings) as (feeds, settings):
         requests = pipeline.plan_fetches(store, feeds, due_only)
         results = fetch_task(requests, settings)
         stories, outcomes = parse_task(store, results, feeds)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from newsmon.errors import ConfigError
+from newsmon.netguard import NetworkPolicy
 
 __all__ = ["PROJECT_ROOT", "FeedConfig", "Settings", "load_settings"]
 
@@ -84,6 +85,10 @@ class Settings(BaseSettings):
     fetch_max_bytes: int = Field(default=15 * 1024 * 1024, gt=0)
     fetch_max_redirects: int = Field(default=10, ge=0)
     fetch_concurrency: int = Field(default=16, ge=1)
+    fetch_per_host_concurrency: int = Field(default=4, ge=1)
+    fetch_allow_networks: Annotated[tuple[str, ...], NoDecode] = ()  # CIDRs the SSRF guard lets through
+    fetch_ssrf_guard: bool = True
+    parse_timeout_seconds: float = Field(default=10.0, gt=0)
 
     # Embedding and matching
     model_backend: Literal["torch", "onnx", "onnx-int8"] = "torch"
@@ -100,6 +105,15 @@ class Settings(BaseSettings):
     def _feeds_from_list(cls, value: Any) -> Any:
         return tuple(value) if isinstance(value, list) else value
 
+    @field_validator("fetch_allow_networks", mode="before")
+    @classmethod
+    def _networks_from_text(cls, value: Any) -> Any:
+        """A list, or (from the environment) a comma-separated string of CIDRs; each must parse."""
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v.strip()]
+        NetworkPolicy.from_cidrs(value)
+        return tuple(v.strip() for v in value)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -111,6 +125,11 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Environment beats the config file (passed as init values), which beats the defaults."""
         return env_settings, init_settings, file_secret_settings
+
+    @property
+    def network_policy(self) -> NetworkPolicy:
+        """Where fetches may connect: public addresses plus ``fetch_allow_networks``."""
+        return NetworkPolicy.from_cidrs(self.fetch_allow_networks, guard=self.fetch_ssrf_guard)
 
     @property
     def state_db(self) -> Path:

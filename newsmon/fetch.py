@@ -1,5 +1,9 @@
 """Fetch feeds over HTTP ourselves: conditional GET, a wall-clock deadline, a cap on decompressed bytes,
-a redirect cap, http/https only, and a real User-Agent.
+a redirect cap, http/https only, the SSRF guard on every connection, global and per-host concurrency limits,
+and a real User-Agent.
+
+feedparser's own HTTP client has none of these (no timeout, no size cap, and it reads local paths), so it is
+never given a URL: it only ever parses the bytes fetched here.
 
 A failure never raises out of :func:`fetch_all`: each feed gets a :class:`FetchResult` whose ``error`` says
 what went wrong, so one bad feed never stops a cycle.
@@ -8,16 +12,19 @@ what went wrong, so one bad feed never stops a cycle.
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from newsmon.errors import FeedError
+from newsmon.netguard import NetworkPolicy, guarded_transport
 
-__all__ = ["FetchLimits", "FetchRequest", "FetchResult", "fetch_all", "fetch_one"]
+__all__ = ["FetchLimits", "FetchRequest", "FetchResult", "fetch_all", "fetch_one", "make_client", "retry_after_seconds"]
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT_REDIRECTS = frozenset({301, 308})
@@ -31,7 +38,9 @@ class FetchLimits:
     max_bytes: int = 15 * 1024 * 1024
     max_redirects: int = 10
     concurrency: int = 16
+    per_host_concurrency: int = 4
     user_agent: str = "newsmon/0.1"
+    policy: NetworkPolicy = field(default_factory=NetworkPolicy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +76,22 @@ class FetchResult:
     @property
     def ok(self) -> bool:
         return self.error_kind is None
+
+
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """Seconds a ``Retry-After`` header asks us to wait (delta-seconds or an HTTP date); None if absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
 
 
 def _check_scheme(url: str) -> None:
@@ -143,15 +168,28 @@ async def fetch_one(client: httpx.AsyncClient, request: FetchRequest, limits: Fe
     )
 
 
+def make_client(limits: FetchLimits) -> httpx.AsyncClient:
+    """The HTTP client every fetch uses: redirects followed by us (each hop checked), guarded connections."""
+    pool = httpx.Limits(max_connections=limits.concurrency, max_keepalive_connections=limits.concurrency)
+    return httpx.AsyncClient(
+        transport=guarded_transport(limits.policy, pool),
+        follow_redirects=False,
+        timeout=httpx.Timeout(limits.timeout_seconds),
+        trust_env=False,
+    )
+
+
 async def _fetch_all(requests: Iterable[FetchRequest], limits: FetchLimits) -> list[FetchResult]:
     gate = asyncio.Semaphore(limits.concurrency)
-    timeout = httpx.Timeout(limits.timeout_seconds)
-    pool = httpx.Limits(max_connections=limits.concurrency, max_keepalive_connections=limits.concurrency)
+    host_gates: defaultdict[str, asyncio.Semaphore] = defaultdict(
+        lambda: asyncio.Semaphore(limits.per_host_concurrency)
+    )
 
-    async with httpx.AsyncClient(follow_redirects=False, timeout=timeout, limits=pool, trust_env=False) as client:
+    async with make_client(limits) as client:
 
         async def gated(request: FetchRequest) -> FetchResult:
-            async with gate:
+            # the host's slot first, so a feed waiting for a busy host does not hold one of the global slots
+            async with host_gates[(urlsplit(request.url).hostname or "").lower()], gate:
                 return await fetch_one(client, request, limits)
 
         return list(await asyncio.gather(*(gated(r) for r in requests)))

@@ -32,6 +32,7 @@ __all__ = [
     "build_scorer",
     "deliver",
     "fetch_feeds",
+    "fetch_limits",
     "match_stories",
     "new_stories",
     "parse_results",
@@ -79,16 +80,19 @@ class CycleSummary:
 
 
 @contextmanager
-def active_feeds(settings: Settings) -> Iterator[tuple[FeedConfig, ...]]:
-    """The configured feeds; with none configured, the bundled recorded feeds served on 127.0.0.1."""
+def active_feeds(settings: Settings) -> Iterator[tuple[tuple[FeedConfig, ...], Settings]]:
+    """The configured feeds and settings; with no feeds configured, the bundled recorded feeds served on
+    127.0.0.1, with settings that let the SSRF guard through to that one loopback address."""
     if settings.feeds:
-        yield settings.feeds
+        yield settings.feeds, settings
         return
     with serve_feeds(DEMO_FEEDS_DIR, port=settings.demo_feeds_port) as server:
-        yield tuple(
+        feeds = tuple(
             FeedConfig(url=server.url(path.name), name=f"demo: {path.stem}", id=f"demo-{path.stem}")
             for path in sorted(DEMO_FEEDS_DIR.glob("*.xml"))
         )
+        allow = (*settings.fetch_allow_networks, "127.0.0.1/32")
+        yield feeds, settings.model_copy(update={"fetch_allow_networks": allow})
 
 
 def plan_fetches(store: StateStore, feeds: Sequence[FeedConfig], due_only: bool) -> list[FetchRequest]:
@@ -96,15 +100,21 @@ def plan_fetches(store: StateStore, feeds: Sequence[FeedConfig], due_only: bool)
     return store.due_requests(feeds, now=None if due_only else float("inf"))
 
 
-def fetch_feeds(requests: Sequence[FetchRequest], settings: Settings) -> list[FetchResult]:
-    limits = FetchLimits(
+def fetch_limits(settings: Settings) -> FetchLimits:
+    """The fetcher's limits and network policy, from the settings."""
+    return FetchLimits(
         timeout_seconds=settings.fetch_timeout_seconds,
         max_bytes=settings.fetch_max_bytes,
         max_redirects=settings.fetch_max_redirects,
         concurrency=settings.fetch_concurrency,
+        per_host_concurrency=settings.fetch_per_host_concurrency,
         user_agent=settings.user_agent,
+        policy=settings.network_policy,
     )
-    return fetch_all(requests, limits)
+
+
+def fetch_feeds(requests: Sequence[FetchRequest], settings: Settings) -> list[FetchResult]:
+    return fetch_all(requests, fetch_limits(settings))
 
 
 def parse_results(results: Sequence[FetchResult]) -> tuple[list[Story], list[FeedOutcome]]:

@@ -11,8 +11,10 @@ import pytest
 
 from newsmon.config import Settings, load_settings
 from newsmon.local_kafka import LocalKafka
+from newsmon.netguard import NetworkPolicy
 
 FIXTURES = Path(__file__).parent / "fixtures"
+LOOPBACK = NetworkPolicy.from_cidrs(["127.0.0.0/8"])  # the local test servers; the SSRF guard refuses all else
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -14,7 +14,7 @@ import pytest
 from newsmon.feedserver import serve_feeds
 from newsmon.fetch import FetchLimits, FetchRequest, fetch_all
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, LOOPBACK
 
 
 class _Hostile(BaseHTTPRequestHandler):
@@ -62,14 +62,14 @@ def hostile() -> Iterator[str]:
 def test_conditional_get_gives_304_the_second_time() -> None:
     with serve_feeds(FIXTURES / "feeds" / "real") as server:
         url = server.url("arstechnica_all_2025-01-16.xml")
-        (first,) = fetch_all([FetchRequest("ars", url)], FetchLimits())
+        (first,) = fetch_all([FetchRequest("ars", url)], FetchLimits(policy=LOOPBACK))
         assert first.status == 200 and first.body and first.headers["etag"]
-        (second,) = fetch_all([FetchRequest("ars", url, etag=first.headers["etag"])], FetchLimits())
+        (second,) = fetch_all([FetchRequest("ars", url, etag=first.headers["etag"])], FetchLimits(policy=LOOPBACK))
         assert second.not_modified and second.body is None and second.ok
 
 
 def test_errors_become_results_and_other_feeds_still_arrive(hostile: str) -> None:
-    limits = FetchLimits(timeout_seconds=2, max_bytes=1024 * 1024, max_redirects=3)
+    limits = FetchLimits(timeout_seconds=2, max_bytes=1024 * 1024, max_redirects=3, policy=LOOPBACK)
     requests = [FetchRequest(n, f"{hostile}/{n}") for n in ("slow", "bomb", "loop", "fine")]
     requests.append(FetchRequest("missing", "http://127.0.0.1:1/nothing"))
     requests.append(FetchRequest("ftp", "ftp://127.0.0.1/x"))
@@ -85,11 +85,11 @@ def test_errors_become_results_and_other_feeds_still_arrive(hostile: str) -> Non
 
 
 def test_permanent_redirect_is_reported(hostile: str) -> None:
-    (result,) = fetch_all([FetchRequest("m", f"{hostile}/moved")], FetchLimits())
+    (result,) = fetch_all([FetchRequest("m", f"{hostile}/moved")], FetchLimits(policy=LOOPBACK))
     assert result.permanent_url == f"{hostile}/final" and result.final_url == f"{hostile}/final"
 
 
 def test_http_errors_are_recorded_not_raised(tmp_path: Path) -> None:
     with serve_feeds(tmp_path) as server:
-        (result,) = fetch_all([FetchRequest("x", server.url("absent.xml"))], FetchLimits())
+        (result,) = fetch_all([FetchRequest("x", server.url("absent.xml"))], FetchLimits(policy=LOOPBACK))
     assert (result.status, result.error_kind) == (404, "http_status")

@@ -11,9 +11,12 @@ from newsmon.state import StateStore
 
 def test_with_no_feeds_configured_the_bundled_feeds_are_served_on_loopback(settings_factory) -> None:  # type: ignore[no-untyped-def]
     settings = settings_factory(demo_feeds_port=0)
-    with active_feeds(settings) as feeds:
+    with active_feeds(settings) as (feeds, demo_settings):
         assert len(feeds) == len(list(DEMO_FEEDS_DIR.glob("*.xml"))) >= 5
         assert all(f.url.startswith("http://127.0.0.1:") and f.id.startswith("demo-") for f in feeds)
+        assert demo_settings.network_policy.permits("127.0.0.1")
+        assert not demo_settings.network_policy.permits("127.0.0.2")
+    assert not settings.network_policy.permits("127.0.0.1")
 
 
 def test_a_broken_feed_is_an_outcome_and_the_others_still_give_stories(settings_factory) -> None:  # type: ignore[no-untyped-def]

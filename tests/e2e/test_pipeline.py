@@ -62,6 +62,7 @@ def test_feeds_to_kafka_to_consumer_exactly_once_per_story(kafka_broker: LocalKa
                     "kafka_bootstrap": kafka_broker.bootstrap,
                     "topic_matches": topic,
                     "feeds": feeds,
+                    "fetch_allow_networks": ["127.0.0.1/32"],
                 }
             )
         )
