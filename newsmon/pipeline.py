@@ -145,9 +145,9 @@ def record_outcomes(
     store: StateStore, results: Sequence[FetchResult], outcomes: Sequence[FeedOutcome], feeds: Sequence[FeedConfig]
 ) -> None:
     """Feed health and conditional-GET validators for the next cycle."""
-    intervals = {f.id: f.interval_seconds for f in feeds}
+    by_id = {f.id: f for f in feeds}
     for result, outcome in zip(results, outcomes, strict=True):
-        store.record_fetch(result, intervals.get(result.feed_id, 900), outcome.items, error=outcome.error)
+        store.record_fetch(result, by_id[result.feed_id], outcome.items, error=outcome.error)
 
 
 def new_stories(store: StateStore, stories: Sequence[Story]) -> list[Story]:

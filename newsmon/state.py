@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from newsmon.config import FeedConfig
-from newsmon.fetch import FetchRequest, FetchResult
+from newsmon.fetch import FetchRequest, FetchResult, retry_after_seconds
 
-__all__ = ["FeedHealth", "OutboxMessage", "StateStore"]
+__all__ = ["FeedHealth", "OutboxMessage", "StateStore", "next_poll_delay"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feeds (
@@ -58,7 +58,31 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (id) WHERE sent IS NULL;
 """
 
+# Each entry upgrades a database from version i to i + 1 (PRAGMA user_version); never edit a released one.
+_MIGRATIONS = (
+    # 1: a permanent redirect moves where a feed is fetched, not what it is (``url`` stays the configured one);
+    #    a 410 Gone disables the feed until its configured URL changes.
+    "ALTER TABLE feeds ADD COLUMN fetch_url TEXT; ALTER TABLE feeds ADD COLUMN disabled TEXT;",
+)
+
 _MAX_BACKOFF_SECONDS = 6 * 3600
+_MAX_RETRY_AFTER_SECONDS = 24 * 3600
+_THROTTLED = frozenset({429, 503})
+
+
+def next_poll_delay(interval: float, failures: int, status: int | None, retry_after: float | None) -> float:
+    """Seconds until a feed is polled again.
+
+    A success waits one interval. After the n-th failure in a row the wait doubles per failure (capped at six
+    hours) with ±20 % jitter, so feeds that failed together do not retry together. A 429 or 503 that says
+    ``Retry-After`` is obeyed when it asks for longer (up to a day).
+    """
+    if failures == 0:
+        return float(interval)
+    backoff: float = min(_MAX_BACKOFF_SECONDS, interval * 2.0 ** min(failures - 1, 16)) * random.uniform(0.8, 1.2)
+    if status in _THROTTLED and retry_after is not None:
+        return max(backoff, min(retry_after, _MAX_RETRY_AFTER_SECONDS))
+    return backoff
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +110,9 @@ class FeedHealth:
     fetches: int
     not_modified: int
     items: int
+    fetch_url: str | None = None
+    disabled: str | None = None
+    next_due: float | None = None
 
 
 class StateStore:
@@ -98,6 +125,9 @@ class StateStore:
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
+                conn.executescript(f"BEGIN; {script} PRAGMA user_version = {number}; COMMIT;")
         finally:
             conn.close()
 
@@ -118,7 +148,11 @@ class StateStore:
 
     # -- feeds ---------------------------------------------------------------------------------------------
     def due_requests(self, feeds: Iterable[FeedConfig], now: float | None = None) -> list[FetchRequest]:
-        """Fetch requests for the enabled feeds whose next due time has come, with their validators."""
+        """Fetch requests for the enabled feeds whose next due time has come, with their validators.
+
+        A feed that moved permanently is fetched at its new address; one that answered 410 Gone is not fetched
+        again until its configured URL changes. Changing the URL also drops the old validators.
+        """
         now = time.time() if now is None else now
         requests = []
         with self._connect() as conn:
@@ -126,39 +160,45 @@ class StateStore:
                 if not feed.enabled:
                     continue
                 row = conn.execute(
-                    "SELECT url, etag, last_modified, next_due FROM feeds WHERE feed_id = ?", (feed.id,)
+                    "SELECT url, etag, last_modified, next_due, fetch_url, disabled FROM feeds WHERE feed_id = ?",
+                    (feed.id,),
                 ).fetchone()
-                if row is None:
+                if row is None or row[0] != feed.url:
                     requests.append(FetchRequest(feed.id, feed.url))
-                elif row[3] <= now:
-                    same_url = row[0] == feed.url
-                    requests.append(
-                        FetchRequest(feed.id, feed.url, row[1] if same_url else None, row[2] if same_url else None)
-                    )
+                elif row[3] <= now and not row[5]:
+                    requests.append(FetchRequest(feed.id, row[4] or feed.url, row[1], row[2]))
         return requests
 
-    def record_fetch(self, result: FetchResult, interval_seconds: int, items: int, error: str | None = None) -> None:
-        """Store a fetch's outcome; after a failure the next try backs off exponentially with jitter."""
+    def record_fetch(self, result: FetchResult, feed: FeedConfig, items: int, error: str | None = None) -> None:
+        """Store a fetch's outcome and schedule the next one (:func:`next_poll_delay`)."""
         now = result.fetched.timestamp()
         failed = error is not None or not result.ok
         with self._connect() as conn:
-            conn.execute("INSERT OR IGNORE INTO feeds (feed_id, url) VALUES (?, ?)", (result.feed_id, result.url))
-            failures = conn.execute("SELECT failures FROM feeds WHERE feed_id = ?", (result.feed_id,)).fetchone()[0]
-            failures = failures + 1 if failed else 0
-            delay = (
-                interval_seconds
-                if not failed
-                else min(_MAX_BACKOFF_SECONDS, interval_seconds * 2 ** min(failures - 1, 10)) * random.uniform(0.8, 1.2)
+            row = conn.execute("SELECT url, failures, fetch_url FROM feeds WHERE feed_id = ?", (feed.id,)).fetchone()
+            same_feed = row is not None and row[0] == feed.url
+            failures = (row[1] if same_feed else 0) + 1 if failed else 0
+            fetch_url = result.permanent_url or (row[2] if same_feed else None)
+            delay = next_poll_delay(
+                feed.interval_seconds, failures, result.status, retry_after_seconds(result.retry_after, result.fetched)
             )
-            headers = result.headers
+            disabled = f"HTTP 410 Gone at {result.fetched:%Y-%m-%d %H:%M} UTC" if result.status == 410 else None
+            keep_validators = same_feed and not result.permanent_url
             conn.execute(
-                """UPDATE feeds SET url = ?, last_status = ?, last_fetch = ?, failures = ?, last_error = ?,
-                   next_due = ?, fetches = fetches + 1, not_modified = not_modified + ?, items = items + ?,
-                   etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified),
+                """INSERT INTO feeds (feed_id, url) VALUES (?, ?)
+                   ON CONFLICT (feed_id) DO UPDATE SET url = excluded.url""",
+                (feed.id, feed.url),
+            )
+            conn.execute(
+                """UPDATE feeds SET fetch_url = ?, disabled = ?, last_status = ?, last_fetch = ?, failures = ?,
+                   last_error = ?, next_due = ?, fetches = fetches + 1, not_modified = not_modified + ?,
+                   items = items + ?,
+                   etag = COALESCE(?, CASE WHEN ? THEN etag END),
+                   last_modified = COALESCE(?, CASE WHEN ? THEN last_modified END),
                    last_success = CASE WHEN ? THEN last_success ELSE ? END
                    WHERE feed_id = ?""",
                 (
-                    result.url,
+                    fetch_url,
+                    disabled,
                     result.status,
                     now,
                     failures,
@@ -166,11 +206,13 @@ class StateStore:
                     now + delay,
                     int(result.not_modified),
                     items,
-                    headers.get("etag"),
-                    headers.get("last-modified"),
+                    result.headers.get("etag"),
+                    keep_validators,
+                    result.headers.get("last-modified"),
+                    keep_validators,
                     failed,
                     now,
-                    result.feed_id,
+                    feed.id,
                 ),
             )
 
@@ -178,7 +220,7 @@ class StateStore:
         with self._connect() as conn:
             rows = conn.execute(
                 "SELECT feed_id, url, last_status, last_success, failures, last_error, fetches, not_modified,"
-                " items FROM feeds ORDER BY feed_id"
+                " items, fetch_url, disabled, next_due FROM feeds ORDER BY feed_id"
             ).fetchall()
         return [FeedHealth(*row) for row in rows]
 
