@@ -33,9 +33,9 @@ def fetch_task(requests: list[FetchRequest], settings: Settings) -> list[FetchRe
 
 @task(name="parse and normalise", cache_policy=NO_CACHE)
 def parse_task(
-    store: StateStore, results: list[FetchResult], feeds: tuple[FeedConfig, ...]
+    store: StateStore, results: list[FetchResult], feeds: tuple[FeedConfig, ...], settings: Settings
 ) -> tuple[list[Story], list[pipeline.FeedOutcome]]:
-    stories, outcomes = pipeline.parse_results(results)
+    stories, outcomes = pipeline.parse_results(results, settings.parse_timeout_seconds)
     pipeline.record_outcomes(store, results, outcomes, feeds)
     return stories, outcomes
 
@@ -79,7 +79,7 @@ def monitor_cycle(config_file: str | None = None, due_only: bool = True) -> dict
     with pipeline.active_feeds(settings) as (feeds, settings):
         requests = pipeline.plan_fetches(store, feeds, due_only)
         results = fetch_task(requests, settings)
-        stories, outcomes = parse_task(store, results, feeds)
+        stories, outcomes = parse_task(store, results, feeds, settings)
     summary.feeds_due = len(requests)
     summary.not_modified = sum(r.not_modified for r in results)
     summary.failures = [o for o in outcomes if o.error_kind]

@@ -30,6 +30,10 @@ class FeedError(NewsmonError):
         super().__init__(message)
         self.kind = kind
 
+    def __reduce__(self) -> tuple[type[FeedError], tuple[str, str]]:
+        """Picklable, so a parse worker process can hand it back."""
+        return type(self), (self.kind, str(self))
+
 
 class DeliveryError(NewsmonError):
     """Kafka did not acknowledge a message in time; the message stays in the outbox for the next cycle."""

@@ -20,7 +20,7 @@ from newsmon.feedserver import serve_feeds
 from newsmon.fetch import FetchLimits, FetchRequest, FetchResult, fetch_all
 from newsmon.kafka_io import DeliveryReport, bootstrap_servers, deliver_outbox, ensure_topics, make_producer
 from newsmon.messages import match_message, to_outbox
-from newsmon.parse import parse_feed
+from newsmon.parse_pool import ParseJob, parse_all
 from newsmon.state import StateStore
 from newsmon.story import Story
 
@@ -117,27 +117,25 @@ def fetch_feeds(requests: Sequence[FetchRequest], settings: Settings) -> list[Fe
     return fetch_all(requests, fetch_limits(settings))
 
 
-def parse_results(results: Sequence[FetchResult]) -> tuple[list[Story], list[FeedOutcome]]:
-    """Stories of every fetched document, and one outcome per feed (a parse error is that feed's error)."""
+def parse_results(results: Sequence[FetchResult], timeout: float = 10.0) -> tuple[list[Story], list[FeedOutcome]]:
+    """Stories of every fetched document, and one outcome per feed (a parse error is that feed's error).
+
+    Each document is parsed in a worker process within ``timeout`` seconds (:mod:`newsmon.parse_pool`).
+    """
+    fetched = [r for r in results if r.ok and r.body is not None]
+    jobs = [ParseJob(r.body or b"", r.feed_id, r.final_url or r.url, r.fetched, r.headers) for r in fetched]
+    parsed = dict(zip((id(r) for r in fetched), parse_all(jobs, timeout), strict=True))
     stories: list[Story] = []
     outcomes = []
     for result in results:
-        if not result.ok or result.body is None:
+        document = parsed.get(id(result))
+        if document is None:
             outcomes.append(FeedOutcome(result.feed_id, result.status, 0, result.error_kind, result.error))
-            continue
-        try:
-            parsed = parse_feed(
-                result.body,
-                feed_id=result.feed_id,
-                feed_url=result.final_url or result.url,
-                fetched=result.fetched,
-                headers=result.headers,
-            )
-        except FeedError as exc:
-            outcomes.append(FeedOutcome(result.feed_id, result.status, 0, exc.kind, str(exc)))
-            continue
-        stories.extend(parsed.stories)
-        outcomes.append(FeedOutcome(result.feed_id, result.status, len(parsed.stories)))
+        elif isinstance(document, FeedError):
+            outcomes.append(FeedOutcome(result.feed_id, result.status, 0, document.kind, str(document)))
+        else:
+            stories.extend(document.stories)
+            outcomes.append(FeedOutcome(result.feed_id, result.status, len(document.stories)))
     return stories, outcomes
 
 

@@ -1,0 +1,46 @@
+"""Parsing in worker processes: results in order, a slow document abandoned at its deadline, others unharmed."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from newsmon.errors import FeedError
+from newsmon.parse import ParsedFeed
+from newsmon.parse_pool import ParseJob, parse_all
+from newsmon.pipeline import DEMO_FEEDS_DIR
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _slow_feed(items: int = 500, author_chars: int = 20_000) -> bytes:
+    """feedparser issue 562: its author e-mail regex is quadratic on long author fields."""
+    author = "a" * author_chars
+    entries = "".join(
+        f"<item><title>t{i}</title><link>http://x.example/{i}</link><author>{author}</author></item>"
+        for i in range(items)
+    )
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>slow</title>{entries}</channel></rss>'.encode()
+
+
+def test_results_come_back_in_job_order_with_errors_in_place() -> None:
+    ars = (DEMO_FEEDS_DIR / "arstechnica.xml").read_bytes()
+    jobs = [ParseJob(ars, "a", "http://a/", NOW), ParseJob(b"\x00 not xml", "b", "http://b/", NOW)] * 3
+    results = parse_all(jobs, timeout=30)
+    assert [type(r) for r in results] == [ParsedFeed, FeedError] * 3
+    assert all(len(r.stories) == 20 for r in results if isinstance(r, ParsedFeed))
+    assert all(r.kind == "parse" for r in results if isinstance(r, FeedError))
+
+
+def test_a_document_past_its_deadline_is_abandoned_and_the_next_one_still_parses() -> None:
+    ars = (DEMO_FEEDS_DIR / "arstechnica.xml").read_bytes()
+    jobs = [ParseJob(_slow_feed(), "slow", "http://s/", NOW), ParseJob(ars, "ars", "http://a/", NOW)]
+    started = time.monotonic()
+    slow, fine = parse_all(jobs, timeout=2, workers=1)
+    assert time.monotonic() - started < 15
+    assert isinstance(slow, FeedError) and slow.kind == "parse_timeout"
+    assert isinstance(fine, ParsedFeed) and len(fine.stories) == 20
+
+
+def test_no_jobs_no_workers() -> None:
+    assert parse_all([], timeout=1) == []
