@@ -114,16 +114,18 @@ def _entry_source(entry: Mapping[str, Any]) -> str:
     return ""
 
 
-def _language(entry: Mapping[str, Any], meta: FeedMeta) -> str | None:
+def _declared_language(entry: Mapping[str, Any], meta: FeedMeta) -> str | None:
     for detail_key in ("title_detail", "summary_detail"):
         detail = entry.get(detail_key)
         if isinstance(detail, Mapping) and detail.get("language"):
-            return str(detail["language"]).split("-")[0].lower()
-    return (meta.language or "").split("-")[0].lower() or None
+            return str(detail["language"])
+    return meta.language
 
 
 def entry_to_story(entry: Mapping[str, Any], meta: FeedMeta, fetched: datetime) -> Story | None:
     """A Story from one feed entry, or None when the entry has neither a title nor an id-able link/guid."""
+    from newsmon.language import detect_language  # loads a model: only where stories are made
+
     raw_title = html_to_text(str(entry.get("title") or ""), limit=500)
     link = str(entry.get("link") or "").strip()
     guid = str(entry.get("id") or "").strip()
@@ -153,5 +155,5 @@ def entry_to_story(entry: Mapping[str, Any], meta: FeedMeta, fetched: datetime) 
         feed_title=meta.title,
         feed_url=meta.url,
         source=source,
-        language=_language(entry, meta),
+        language=detect_language(f"{title}. {summary}", _declared_language(entry, meta)),
     )

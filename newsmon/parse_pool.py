@@ -85,7 +85,7 @@ class _Worker:
 
 def _context() -> multiprocessing.context.BaseContext:
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["newsmon.parse"])
+    ctx.set_forkserver_preload(["newsmon.parse", "newsmon.language"])  # workers inherit the loaded model
     return ctx
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
+from newsmon.language import detect_language
 from newsmon.normalise import FeedMeta, entry_to_story, html_to_text, split_publisher
 
 META = FeedMeta("feed-1", "Feed One", "http://127.0.0.1/feed.xml", "en-US")
@@ -61,3 +62,21 @@ def test_missing_time_falls_back_to_fetch_time_and_missing_id_drops_the_entry() 
     story = entry_to_story({"title": "A title long enough", "id": "urn:x:1"}, META, NOW)
     assert story is not None and story.published == NOW and story.url == "urn:x:1"
     assert entry_to_story({"title": "No link, no guid"}, META, NOW) is None
+
+
+def test_language_is_detected_from_the_text_not_the_feeds_blanket_declaration() -> None:
+    korean = entry_to_story(
+        {"title": "화웨이, 삼성·SK하이닉스와 거래 재개 추진", "link": "https://x.example/1"}, META, NOW
+    )
+    german = entry_to_story(
+        {"title": "Huawei will wieder Chips von Samsung kaufen", "link": "https://x.example/2"}, META, NOW
+    )
+    assert korean is not None and korean.language == "ko"
+    assert german is not None and german.language == "de"
+
+
+def test_too_little_text_to_tell_falls_back_to_the_declared_language() -> None:
+    assert detect_language("SMIC 7nm", "ko-KR") == "ko"
+    assert detect_language("", "EN-us") == "en"
+    assert detect_language("SMIC 7nm") is None
+    assert detect_language("Le gouvernement français interdit les équipements Huawei", "en") == "fr"
