@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default_factory=lambda: _xdg("XDG_CACHE_HOME", ".cache"))
     seeds_dir: Path = PROJECT_ROOT / "seeds"
     feeds: tuple[FeedConfig, ...] = ()
+    feeds_file: Path | None = None  # a YAML list of feeds (newsmon feeds import writes it); relative to --config
 
     # Kafka: when kafka_bootstrap is empty, a local Apache Kafka is started on demand.
     kafka_bootstrap: str = ""
@@ -151,6 +152,9 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {config_file} must hold a mapping (e.g. 'feeds: [...]')")
         values.update(loaded)
+        feeds_file = values.get("feeds_file")
+        if feeds_file and not Path(feeds_file).expanduser().is_absolute():
+            values["feeds_file"] = config_file.parent / Path(feeds_file)
     values.update(overrides)
     try:
         return Settings(**values)

@@ -16,14 +16,30 @@ from jsonschema import Draft202012Validator
 
 from models.scoring import SeedMatch
 from newsmon.state import OutboxMessage
+from newsmon.story import Story
 
-__all__ = ["MATCH_SCHEMA", "match_message", "match_schema_validator", "to_outbox"]
+__all__ = ["MATCH_SCHEMA", "match_message", "match_schema_validator", "story_json", "to_outbox"]
 
 MATCH_SCHEMA = "newsmon.match/1"
 
 
 def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def story_json(story: Story) -> dict[str, Any]:
+    """A story as the ``story`` object of the message contract (also what ``newsmon fetch --json`` prints)."""
+    return {
+        "id": story.id,
+        "title": story.title,
+        "url": story.url,
+        "summary": story.summary,
+        "published": _utc(story.published),
+        "fetched": _utc(story.fetched),
+        "language": story.language,
+        "source": story.source,
+        "feed": {"id": story.feed_id, "title": story.feed_title, "url": story.feed_url},
+    }
 
 
 def match_message(
@@ -34,17 +50,7 @@ def match_message(
     return {
         "schema": MATCH_SCHEMA,
         "message_id": f"{story.id}:{match.seed}",
-        "story": {
-            "id": story.id,
-            "title": story.title,
-            "url": story.url,
-            "summary": story.summary,
-            "published": _utc(story.published),
-            "fetched": _utc(story.fetched),
-            "language": story.language,
-            "source": story.source,
-            "feed": {"id": story.feed_id, "title": story.feed_title, "url": story.feed_url},
-        },
+        "story": story_json(story),
         "seed": {"id": match.seed, "title": match.seed_title},
         "topics": [
             {

@@ -16,6 +16,7 @@ from models.scoring import Scorer, SeedMatch
 from newsmon import __version__
 from newsmon.config import FeedConfig, Settings
 from newsmon.errors import FeedError
+from newsmon.feedlist import configured_feeds
 from newsmon.feedserver import serve_feeds
 from newsmon.fetch import FetchLimits, FetchRequest, FetchResult, fetch_all
 from newsmon.kafka_io import DeliveryReport, bootstrap_servers, deliver_outbox, ensure_topics, make_producer
@@ -81,10 +82,11 @@ class CycleSummary:
 
 @contextmanager
 def active_feeds(settings: Settings) -> Iterator[tuple[tuple[FeedConfig, ...], Settings]]:
-    """The configured feeds and settings; with no feeds configured, the bundled recorded feeds served on
-    127.0.0.1, with settings that let the SSRF guard through to that one loopback address."""
-    if settings.feeds:
-        yield settings.feeds, settings
+    """The configured feeds (config and feeds file) and settings. With no feeds configured: the bundled
+    recorded feeds served on 127.0.0.1, with settings that let the SSRF guard through to that one address."""
+    configured = configured_feeds(settings)
+    if configured:
+        yield configured, settings
         return
     with serve_feeds(DEMO_FEEDS_DIR, port=settings.demo_feeds_port) as server:
         feeds = tuple(

@@ -23,6 +23,10 @@ COMMANDS = [
     ["kafka", "status"],
     ["feeds"],
     ["feeds", "status"],
+    ["feeds", "list"],
+    ["feeds", "import"],
+    ["feeds", "export"],
+    ["fetch"],
 ]
 
 
@@ -61,3 +65,50 @@ def test_bad_config_is_a_readable_error_with_exit_code_1(tmp_path) -> None:  # t
     assert result.returncode == 1
     assert "error:" in result.stderr and "fetch_timeout_seconds" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_fetch_prints_a_feeds_stories_through_the_guarded_production_path(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import os
+
+    from newsmon.feedserver import serve_feeds
+    from newsmon.pipeline import DEMO_FEEDS_DIR
+
+    env = {**os.environ, "NEWSMON_DATA_DIR": str(tmp_path)}
+    with serve_feeds(DEMO_FEEDS_DIR) as server:
+        url = server.url("arstechnica.xml")
+        refused = _newsmon("fetch", url, "--json", env=env)
+        allowed = _newsmon("fetch", url, "--json", "--allow-network", "127.0.0.1/32", env=env)
+        table = _newsmon("fetch", url, "--allow-network", "127.0.0.0/8", env=env)
+        assert server.requests["/arstechnica.xml"] == 2  # the refused fetch never reached the server
+    assert refused.returncode == 1 and json.loads(refused.stdout)["error_kind"] == "blocked"
+    body = json.loads(allowed.stdout)
+    assert allowed.returncode == 0 and body["status"] == 200 and len(body["stories"]) == 20
+    assert {s["language"] for s in body["stories"]} == {"en"}
+    assert table.returncode == 0 and "HTTP 200: 20 stories" in table.stdout
+
+
+def test_fetch_refuses_other_schemes_and_bad_networks_readably() -> None:
+    local = _newsmon("fetch", "file:///etc/passwd")
+    assert local.returncode == 1 and "only http and https" in local.stderr and "root:" not in local.stdout
+    bad = _newsmon("fetch", "https://example.com/", "--allow-network", "10.0.0/33")
+    assert bad.returncode == 1 and "not an IP network: '10.0.0/33'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_feeds_import_then_export_round_trips_opml(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    opml = tmp_path / "in.opml"
+    opml.write_text(
+        '<opml version="2.0"><body><outline text="Tech"><outline text="Ars" xmlUrl="https://ars.example/feed"/>'
+        '</outline><outline text="Local" xmlUrl="file:///etc/passwd"/></body></opml>'
+    )
+    feeds = tmp_path / "feeds.yaml"
+    first = _newsmon("feeds", "import", str(opml), "--to", str(feeds))
+    again = _newsmon("feeds", "import", str(opml), "--to", str(feeds))
+    assert first.returncode == again.returncode == 0
+    assert "1 feed(s) added" in first.stdout and "skipped file:///etc/passwd" in first.stderr
+    assert "0 feed(s) added, 1 already there" in again.stdout
+    config = tmp_path / "c.yaml"
+    config.write_text(f"feeds_file: {feeds.name}\n")
+    exported = _newsmon("feeds", "export", "--config", str(config))
+    assert exported.returncode == 0
+    assert 'xmlUrl="https://ars.example/feed"' in exported.stdout and 'category="Tech"' in exported.stdout
