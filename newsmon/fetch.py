@@ -21,6 +21,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from newsmon.decoding import ACCEPT_ENCODING, BoundedDecoder
 from newsmon.errors import FeedError
 from newsmon.netguard import NetworkPolicy, guarded_transport
 
@@ -100,13 +101,22 @@ def _check_scheme(url: str) -> None:
 
 
 async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
+    """The decoded body, counted as it is inflated in bounded steps: the cap holds against gzip bombs."""
+    decoder = BoundedDecoder(response.headers.get("content-encoding"))
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():  # decompressed: the cap holds against gzip bombs
-        size += len(chunk)
+
+    def take(piece: bytes) -> None:
+        nonlocal size
+        size += len(piece)
         if size > max_bytes:
             raise FeedError("too_large", f"body exceeds {max_bytes} bytes after decompression")
-        chunks.append(chunk)
+        chunks.append(piece)
+
+    async for raw in response.aiter_raw():
+        for piece in decoder.decode(raw):
+            take(piece)
+    take(decoder.flush())
     return b"".join(chunks)
 
 
@@ -114,6 +124,7 @@ async def _follow(client: httpx.AsyncClient, request: FetchRequest, limits: Fetc
     headers = {
         "User-Agent": limits.user_agent,
         "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
+        "Accept-Encoding": ACCEPT_ENCODING,
     }
     if request.etag:
         headers["If-None-Match"] = request.etag
