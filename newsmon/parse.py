@@ -1,8 +1,9 @@
 """Parse fetched feed bytes with feedparser and normalise every entry into a Story.
 
 feedparser is only ever given bytes we fetched ourselves (never a URL or path: its own HTTP client has no
-timeout or size cap and reads local files). Bozo feeds keep the entries feedparser could recover; a document
-with no entries at all and a bozo exception is a FeedError of kind ``parse``.
+timeout or size cap and reads local files), with the DOCTYPE defused first (:mod:`newsmon.doctype`).
+Bozo feeds keep the entries feedparser could recover; a document with no entries at all and a bozo exception
+is a FeedError of kind ``parse``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import datetime
 
 import feedparser
 
+from newsmon.doctype import defuse_doctype
 from newsmon.errors import FeedError
 from newsmon.normalise import FeedMeta, entry_to_story
 from newsmon.story import Story
@@ -40,7 +42,9 @@ def parse_feed(
     """Stories of one fetched document, de-duplicated by story id within the document."""
     response_headers = {k.lower(): v for k, v in (headers or {}).items()}
     response_headers.setdefault("content-location", feed_url)
-    parsed = feedparser.parse(body, response_headers=response_headers, sanitize_html=False, resolve_relative_uris=True)
+    parsed = feedparser.parse(
+        defuse_doctype(body), response_headers=response_headers, sanitize_html=False, resolve_relative_uris=True
+    )
     bozo_reason = str(parsed.get("bozo_exception") or "") if parsed.get("bozo") else ""
     if not parsed.entries and bozo_reason and not parsed.feed:
         raise FeedError("parse", f"not a feed: {bozo_reason}")

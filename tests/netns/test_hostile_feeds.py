@@ -1,0 +1,192 @@
+"""Hostile and broken publishers: every attack ends within its deadline, within its memory budget, as that
+feed's recorded error, and the next feed in the cycle is still processed.
+
+Runs in a loopback-only network namespace (see conftest.py). The server is on 127.0.0.2 and only
+127.0.0.2/32 is allowed, so 127.0.0.1 counts as "the machine's own services" that the guard must refuse.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from newsmon.config import FeedConfig, load_settings
+from newsmon.fetch import FetchRequest
+from newsmon.pipeline import DEMO_FEEDS_DIR, fetch_feeds, parse_results, record_outcomes
+from newsmon.state import StateStore
+
+from .hostile_server import HOST, HostileServer, gzip_bomb
+
+FETCH_TIMEOUT = 4.0
+PARSE_TIMEOUT = 3.0
+MAX_BYTES = 15 * 1024 * 1024
+CANARY = "canary-7f3a9c1e-must-never-appear"
+
+# path -> the error kind the feed must end with (None: it may parse, but must not leak or blow up)
+CASES: dict[str, str | None] = {
+    "xxe.xml": None,
+    "xxe-dtd.xml": None,
+    "laughs.xml": None,
+    "bomb.xml": "too_large",
+    "huge.xml": "too_large",
+    "slow.xml": "timeout",
+    "loop": "redirects",
+    "to-loopback": "blocked",
+    "to-metadata": "blocked",
+    "to-private": "blocked",
+    "to-octal-loopback": "blocked",
+    "to-decimal-loopback": "blocked",
+    "to-ipv6-mapped": "blocked",
+    "to-file": "scheme",
+    "authors.xml": "parse_timeout",
+}
+
+
+@pytest.fixture(scope="session")
+def canary(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("secrets") / "canary.txt"
+    path.write_text(CANARY)
+    return path
+
+
+@pytest.fixture(scope="session")
+def server(canary: Path) -> Iterator[HostileServer]:
+    hostile = HostileServer((DEMO_FEEDS_DIR / "arstechnica.xml").read_bytes(), canary, gzip_bomb(10))
+    yield hostile
+    hostile.stop()
+
+
+@dataclass(frozen=True)
+class Run:
+    """One ``newsmon fetch`` process: its JSON answer, wall time and the peak RSS of its process tree."""
+
+    answer: dict[str, object]
+    seconds: float
+    peak_rss: int
+
+
+def _tree_rss(root: int) -> int:
+    """Resident bytes of ``root`` and all its descendants (the parse forkserver and its workers)."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            parents[int(entry)] = int(fields[1])
+            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, IndexError, ValueError):
+            continue
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(rss.get(pid, 0) for pid in tree)
+
+
+def _fetch_cli(url: str, data_dir: Path) -> Run:
+    env = {
+        **os.environ,
+        "NEWSMON_DATA_DIR": str(data_dir),
+        "NEWSMON_FETCH_TIMEOUT_SECONDS": str(FETCH_TIMEOUT),
+        "NEWSMON_PARSE_TIMEOUT_SECONDS": str(PARSE_TIMEOUT),
+        "NEWSMON_FETCH_MAX_BYTES": str(MAX_BYTES),
+    }
+    command = [sys.executable, "-m", "newsmon", "fetch", url, "--json", "--allow-network", f"{HOST}/32"]
+    started = time.monotonic()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss(process.pid))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        out, errors = process.communicate(timeout=120)
+    finally:
+        done.set()
+        sampler.join()
+    seconds = time.monotonic() - started
+    assert out, f"no answer from newsmon fetch {url}: {errors.decode()}"
+    return Run(json.loads(out), seconds, peak)
+
+
+@pytest.fixture(scope="session")
+def baseline(server: HostileServer, tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """A benign fetch of a real feed by the same command: what memory and time cost when nothing is wrong."""
+    run = _fetch_cli(server.url("good.xml"), tmp_path_factory.mktemp("baseline"))
+    assert len(run.answer["stories"]) == 20  # type: ignore[arg-type]
+    return run
+
+
+@pytest.mark.parametrize(("path", "expected"), CASES.items(), ids=list(CASES))
+def test_each_attack_ends_in_time_within_memory_as_that_feeds_error(
+    server: HostileServer, baseline: Run, tmp_path: Path, path: str, expected: str | None
+) -> None:
+    run = _fetch_cli(server.url(path), tmp_path)
+    text = json.dumps(run.answer)
+    assert CANARY not in text
+    if expected is not None:
+        assert run.answer.get("error_kind") == expected, text[:500]
+    budget = baseline.seconds + FETCH_TIMEOUT + PARSE_TIMEOUT + 3
+    assert run.seconds < budget, f"{path} took {run.seconds:.1f} s (budget {budget:.1f} s)"
+    grown = run.peak_rss - baseline.peak_rss
+    print(f"{path}: {run.answer.get('error_kind') or 'parsed'} in {run.seconds:.1f} s, peak +{grown / 2**20:.1f} MiB")
+    assert grown < MAX_BYTES + 50 * 2**20, f"{path}: the process tree grew by {grown / 2**20:.0f} MiB"
+
+
+def test_an_external_dtd_is_never_fetched(server: HostileServer, tmp_path: Path) -> None:
+    _fetch_cli(server.url("xxe-dtd.xml"), tmp_path)
+    assert server.requests["/evil.dtd"] == 0
+
+
+def test_a_file_url_is_refused_before_anything_is_read(tmp_path: Path, canary: Path) -> None:
+    run = _fetch_cli(canary.as_uri(), tmp_path)
+    assert run.answer["error_kind"] == "scheme" and CANARY not in json.dumps(run.answer)
+
+
+def test_one_cycle_over_every_attack_records_each_error_and_still_processes_the_good_feed(
+    server: HostileServer, tmp_path: Path
+) -> None:
+    names = [*CASES, "good.xml"]
+    feeds = [FeedConfig(url=server.url(name), name=name, id=f"feed-{i}") for i, name in enumerate(names)]
+    settings = load_settings(
+        data_dir=tmp_path,
+        fetch_allow_networks=[f"{HOST}/32"],
+        fetch_timeout_seconds=FETCH_TIMEOUT,
+        parse_timeout_seconds=PARSE_TIMEOUT,
+    )
+    started = time.monotonic()
+    results = fetch_feeds([FetchRequest(f.id, f.url) for f in feeds], settings)
+    stories, outcomes = parse_results(results, settings.parse_timeout_seconds)
+    store = StateStore(settings.state_db)
+    record_outcomes(store, results, outcomes, feeds)
+    assert time.monotonic() - started < FETCH_TIMEOUT + 2 * PARSE_TIMEOUT + 15
+    good_id = f"feed-{names.index('good.xml')}"
+    assert sum(s.feed_id == good_id for s in stories) == 20
+    assert all(CANARY not in s.title + s.summary for s in stories)
+    health = {h.feed_id: h for h in store.feed_health()}
+    for i, name in enumerate(names):
+        expected = CASES.get(name)
+        if expected is not None:
+            assert health[f"feed-{i}"].failures == 1 and health[f"feed-{i}"].last_error, name
+    assert health[good_id].failures == 0
+    assert datetime.now(UTC).timestamp() < (health[f"feed-{names.index('loop')}"].next_due or 0)
