@@ -8,7 +8,7 @@ UV_VERSION := 0.13.9
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 
-.PHONY: setup run test test-fast lint format bench kafka-up kafka-down clean
+.PHONY: setup run test test-fast test-hostile lint format bench kafka-up kafka-down clean
 
 $(STAMP): pyproject.toml uv.lock
 	@test -x $(UV) || { python3 -m venv $(VENV) && $(BIN)/pip install -q "uv==$(UV_VERSION)"; }
@@ -35,6 +35,9 @@ test: lint  ## the whole suite: unit, property, integration (real Kafka), end-to
 
 test-fast: setup  ## unit and property tests only
 	$(BIN)/pytest -m "not integration and not e2e"
+
+test-hostile: setup  ## the hostile-server suite alone, with its figures, in a loopback-only network namespace
+	unshare --net $(if $(filter 0,$(shell id -u)),,--map-root-user) sh -c 'ip link set lo up && exec $(BIN)/pytest tests/netns -s -p no:cacheprovider'
 
 bench: setup  ## benchmarks: print ratios measured in one run
 	$(BIN)/python scripts/bench_cycle.py

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -25,7 +26,15 @@ from newsmon.decoding import ACCEPT_ENCODING, BoundedDecoder
 from newsmon.errors import FeedError
 from newsmon.netguard import NetworkPolicy, guarded_transport
 
-__all__ = ["FetchLimits", "FetchRequest", "FetchResult", "fetch_all", "fetch_one", "make_client", "retry_after_seconds"]
+__all__ = [
+    "FetchLimits",
+    "FetchRequest",
+    "FetchResult",
+    "fetch_all",
+    "fetch_one",
+    "make_transport",
+    "retry_after_seconds",
+]
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT_REDIRECTS = frozenset({301, 308})
@@ -95,8 +104,20 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
+def _host(url: str) -> str:
+    """The URL's host, lower-cased; empty for a URL too broken to have one (the fetch then reports it)."""
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
 def _check_scheme(url: str) -> None:
-    if urlsplit(url).scheme not in ("http", "https"):
+    try:
+        scheme = urlsplit(url).scheme
+    except ValueError as exc:
+        raise FeedError("url", f"not a valid URL: {url!r} ({exc})") from exc
+    if scheme not in ("http", "https"):
         raise FeedError("scheme", f"only http and https feeds are fetched, not {url!r}")
 
 
@@ -120,7 +141,30 @@ async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _follow(client: httpx.AsyncClient, request: FetchRequest, limits: FetchLimits) -> FetchResult:
+@asynccontextmanager
+async def _get(
+    transport: httpx.AsyncBaseTransport, url: str, headers: Mapping[str, str], limits: FetchLimits, hop: int
+) -> AsyncIterator[httpx.Response]:
+    """One GET on the guarded transport. Straight to the transport, not through a client: a client parses
+    and judges redirect targets itself, and here every hop's URL is ours to check and classify."""
+    _check_scheme(url)
+    try:
+        request = httpx.Request(
+            "GET", url, headers=headers, extensions={"timeout": httpx.Timeout(limits.timeout_seconds).as_dict()}
+        )
+        if not 0 < (request.url.port or 80) < 65536:
+            raise httpx.InvalidURL(f"port {request.url.port} is out of range")
+    except httpx.InvalidURL as exc:
+        where = "the feed URL" if hop == 0 else "a redirect target"
+        raise FeedError("url", f"{where} is not a valid URL: {url!r} ({exc})") from exc
+    response = await transport.handle_async_request(request)
+    try:
+        yield response
+    finally:
+        await response.aclose()
+
+
+async def _follow(transport: httpx.AsyncBaseTransport, request: FetchRequest, limits: FetchLimits) -> FetchResult:
     headers = {
         "User-Agent": limits.user_agent,
         "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
@@ -131,9 +175,8 @@ async def _follow(client: httpx.AsyncClient, request: FetchRequest, limits: Fetc
     if request.last_modified:
         headers["If-Modified-Since"] = request.last_modified
     url, permanent, fetched = request.url, None, datetime.now(UTC)
-    for _hop in range(limits.max_redirects + 1):
-        _check_scheme(url)
-        async with client.stream("GET", url, headers=headers) as response:
+    for hop in range(limits.max_redirects + 1):
+        async with _get(transport, url, headers, limits, hop) as response:
             if response.status_code in _REDIRECTS and "location" in response.headers:
                 target = urljoin(url, response.headers["location"])
                 if response.status_code in _PERMANENT_REDIRECTS and permanent is None and url == request.url:
@@ -163,31 +206,28 @@ async def _follow(client: httpx.AsyncClient, request: FetchRequest, limits: Fetc
     raise FeedError("redirects", f"more than {limits.max_redirects} redirects")
 
 
-async def fetch_one(client: httpx.AsyncClient, request: FetchRequest, limits: FetchLimits) -> FetchResult:
+async def fetch_one(transport: httpx.AsyncBaseTransport, request: FetchRequest, limits: FetchLimits) -> FetchResult:
     """Fetch one feed within the deadline; every failure becomes a FetchResult with ``error_kind`` set."""
     try:
         async with asyncio.timeout(limits.timeout_seconds):
-            return await _follow(client, request, limits)
+            return await _follow(transport, request, limits)
     except FeedError as exc:
         kind, message = exc.kind, str(exc)
     except TimeoutError:
         kind, message = "timeout", f"no complete answer within {limits.timeout_seconds:g} s"
     except httpx.HTTPError as exc:
         kind, message = "network", f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    except Exception as exc:  # a bug or an exotic failure in one fetch is that feed's error, never the cycle's
+        kind, message = "internal", f"{type(exc).__name__}: {exc}"
     return FetchResult(
         feed_id=request.feed_id, url=request.url, fetched=datetime.now(UTC), error_kind=kind, error=message
     )
 
 
-def make_client(limits: FetchLimits) -> httpx.AsyncClient:
-    """The HTTP client every fetch uses: redirects followed by us (each hop checked), guarded connections."""
+def make_transport(limits: FetchLimits) -> httpx.AsyncHTTPTransport:
+    """The connection pool every fetch of a cycle shares; every connection passes the SSRF guard."""
     pool = httpx.Limits(max_connections=limits.concurrency, max_keepalive_connections=limits.concurrency)
-    return httpx.AsyncClient(
-        transport=guarded_transport(limits.policy, pool),
-        follow_redirects=False,
-        timeout=httpx.Timeout(limits.timeout_seconds),
-        trust_env=False,
-    )
+    return guarded_transport(limits.policy, pool)
 
 
 async def _fetch_all(requests: Iterable[FetchRequest], limits: FetchLimits) -> list[FetchResult]:
@@ -196,12 +236,12 @@ async def _fetch_all(requests: Iterable[FetchRequest], limits: FetchLimits) -> l
         lambda: asyncio.Semaphore(limits.per_host_concurrency)
     )
 
-    async with make_client(limits) as client:
+    async with make_transport(limits) as transport:
 
         async def gated(request: FetchRequest) -> FetchResult:
             # the host's slot first, so a feed waiting for a busy host does not hold one of the global slots
-            async with host_gates[(urlsplit(request.url).hostname or "").lower()], gate:
-                return await fetch_one(client, request, limits)
+            async with host_gates[_host(request.url)], gate:
+                return await fetch_one(transport, request, limits)
 
         return list(await asyncio.gather(*(gated(r) for r in requests)))
 

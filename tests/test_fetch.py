@@ -37,6 +37,10 @@ class _Hostile(BaseHTTPRequestHandler):
             self.send_response(302)
             self.send_header("Location", f"/loop{len(self.path)}")
             self.end_headers()
+        elif self.path == "/to-bad-url":
+            self.send_response(302)
+            self.send_header("Location", "http://0177.0.0.1/feed")
+            self.end_headers()
         elif self.path == "/moved":
             self.send_response(301)
             self.send_header("Location", "/final")
@@ -93,3 +97,16 @@ def test_http_errors_are_recorded_not_raised(tmp_path: Path) -> None:
     with serve_feeds(tmp_path) as server:
         (result,) = fetch_all([FetchRequest("x", server.url("absent.xml"))], FetchLimits(policy=LOOPBACK))
     assert (result.status, result.error_kind) == (404, "http_status")
+
+
+def test_a_malformed_url_is_that_feeds_error_not_the_cycles(hostile: str) -> None:
+    requests = [
+        FetchRequest("bracket", "http://[::1/feed"),
+        FetchRequest("port", "http://127.0.0.1:99999/feed"),
+        FetchRequest("redirect", f"{hostile}/to-bad-url"),
+        FetchRequest("fine", f"{hostile}/fine"),
+    ]
+    results = {r.feed_id: r for r in fetch_all(requests, FetchLimits(policy=LOOPBACK))}
+    assert [results[k].error_kind for k in ("bracket", "port", "redirect")] == ["url"] * 3
+    assert "a redirect target is not a valid URL: 'http://0177.0.0.1/feed'" in (results["redirect"].error or "")
+    assert results["fine"].ok
