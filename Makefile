@@ -40,7 +40,7 @@ test-hostile: setup  ## the hostile-server suite alone, with its figures, in a l
 	unshare --net $(if $(filter 0,$(shell id -u)),,--map-root-user) sh -c 'ip link set lo up && exec $(BIN)/pytest tests/netns -s -p no:cacheprovider'
 
 bench: setup  ## benchmarks: print ratios measured in one run
-	$(BIN)/python scripts/bench_cycle.py
+	$(BIN)/python scripts/bench_fetch.py
 
 kafka-up: setup
 	$(BIN)/newsmon kafka start
