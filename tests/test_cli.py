@@ -112,3 +112,27 @@ def test_feeds_import_then_export_round_trips_opml(tmp_path) -> None:  # type: i
     exported = _newsmon("feeds", "export", "--config", str(config))
     assert exported.returncode == 0
     assert 'xmlUrl="https://ars.example/feed"' in exported.stdout and 'category="Tech"' in exported.stdout
+
+
+def test_feeds_status_shows_moves_disables_and_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    from datetime import UTC, datetime
+
+    from newsmon.config import FeedConfig
+    from newsmon.fetch import FetchResult
+    from newsmon.state import StateStore
+
+    store = StateStore(tmp_path / "state.sqlite3")
+    now = datetime.now(UTC)
+    moved = FeedConfig(url="https://old.example/rss", name="moved")
+    gone = FeedConfig(url="https://gone.example/rss", name="gone")
+    slow = FeedConfig(url="https://slow.example/rss", name="slow")
+    store.record_fetch(FetchResult("moved", moved.url, now, 200, permanent_url="https://new.example/rss"), moved, 5)
+    store.record_fetch(FetchResult("gone", gone.url, now, 410, error_kind="http_status", error="HTTP 410"), gone, 0)
+    store.record_fetch(FetchResult("slow", slow.url, now, error_kind="timeout", error="no answer in 20 s"), slow, 0)
+    result = _newsmon("feeds", "status", env={**os.environ, "NEWSMON_DATA_DIR": str(tmp_path), "COLUMNS": "250"})
+    assert result.returncode == 0, result.stderr
+    lines = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.count("│") > 5}
+    assert "moved to https://new.example/rss" in lines["moved"]
+    assert "disabled: HTTP 410 Gone" in lines["gone"]
+    assert "no answer in 20 s" in lines["slow"] and "│ 1 " in lines["slow"]
