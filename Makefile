@@ -7,12 +7,14 @@ STAMP := $(VENV)/.synced
 UV_VERSION := 0.13.9
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
+# Prefect's temporary API server can take longer than its 20 s default to start cold on 2 busy cores
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
 .PHONY: setup run test test-fast test-hostile lint format bench kafka-up kafka-down clean
 
 $(STAMP): pyproject.toml uv.lock
 	@test -x $(UV) || { python3 -m venv $(VENV) && $(BIN)/pip install -q "uv==$(UV_VERSION)"; }
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 	@touch $(STAMP)
 
 setup: $(STAMP)  ## create .venv with the locked dependencies

@@ -53,9 +53,11 @@ def _settings(config: Path | None) -> Settings:
 
 
 def _quiet_prefect() -> None:
-    """Prefect's own defaults for a CLI run: no telemetry (it also races the ephemeral database)."""
+    """Prefect's own defaults for a CLI run: no telemetry (it also races the ephemeral database), and time for
+    the temporary API server's cold first start (imports and database migrations take over 20 s on 2 cores)."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")  # a cold first start is slow
 
 
 @app.command()

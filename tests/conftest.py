@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,16 +29,31 @@ LOOPBACK = NetworkPolicy.from_cidrs(["127.0.0.0/8"])  # the local test servers; 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """No developer setting leaks in; Prefect keeps its database in a temp dir; nothing leaves loopback."""
+def _isolate_environment() -> Path:
+    """No developer setting leaks in; Prefect keeps its home and database in a temp dir; nothing leaves loopback.
+
+    This runs when this conftest is imported, before any test module is: Prefect reads its settings once, when
+    it is first imported, so setting them in a fixture would be too late.
+    """
     for key in [k for k in os.environ if k.startswith("NEWSMON_")]:
         del os.environ[key]
-    os.environ["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect-home"))
+    home = Path(tempfile.mkdtemp(prefix="newsmon-tests-prefect-"))
+    os.environ["PREFECT_HOME"] = str(home)
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     os.environ["DO_NOT_TRACK"] = "1"
+    os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"  # a cold start in a fresh clone
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["NO_PROXY"] = "127.0.0.1,localhost"
+    return home
+
+
+PREFECT_HOME = _isolate_environment()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _remove_prefect_home() -> Iterator[None]:
+    yield
+    shutil.rmtree(PREFECT_HOME, ignore_errors=True)
 
 
 def free_port(pairs: int = 1) -> int:

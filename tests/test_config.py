@@ -34,3 +34,14 @@ def test_bad_values_are_config_errors(tmp_path: Path) -> None:
 def test_feed_ids_are_stable_slugs() -> None:
     assert FeedConfig(url="https://a.example/rss", name="Yonhap (English)").id == "yonhap-english"
     assert FeedConfig(url="https://a.example/rss", name="x", id="custom").id == "custom"
+
+
+def test_the_test_session_keeps_prefect_out_of_the_users_home() -> None:
+    """Prefect snapshots its settings at import, so the tests' isolation must be in place before that."""
+    from prefect.settings import get_current_settings
+
+    from .conftest import PREFECT_HOME
+
+    settings = get_current_settings()
+    assert settings.home == PREFECT_HOME
+    assert settings.server.ephemeral.startup_timeout_seconds == 120
