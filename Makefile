@@ -36,7 +36,7 @@ test: lint  ## the whole suite: unit, property, integration (real Kafka), end-to
 	$(BIN)/pytest
 
 test-fast: setup  ## unit and property tests only
-	$(BIN)/pytest -m "not integration and not e2e"
+	$(BIN)/pytest -m "not integration and not e2e and not model"
 
 test-hostile: setup  ## the hostile-server suite alone, with its figures, in a loopback-only network namespace
 	unshare --net $(if $(filter 0,$(shell id -u)),,--map-root-user) sh -c 'ip link set lo up && exec $(BIN)/pytest tests/netns -s -p no:cacheprovider'

@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from newsmon.config import Settings, load_settings
 from newsmon.errors import NewsmonError
 
 if TYPE_CHECKING:
+    from models.evaluation import LabelledHeadline
     from newsmon.story import Story
 
 __all__ = ["app", "main"]
@@ -129,6 +131,104 @@ def tail(
     count = tail_alerts(options, as_json=as_json)
     if not as_json:
         err.print(f"[dim]{count} alert(s)[/]")
+
+
+@app.command("eval")
+def evaluate(
+    file: Annotated[Path, typer.Argument(help="JSONL with 'title', optional 'summary', 'label' (2/1/0).", exists=True)],
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object with the figures.")] = False,
+    min_precision: Annotated[
+        float, typer.Option(min=0, max=1, help="Precision the suggested margin must keep (lenient).")
+    ] = 0.85,
+) -> None:
+    """Measure matching on labelled headlines with the production scorer and topics: precision (a hit on a 1 is
+    not a false positive), recall of the 2s, F1, average precision, per-topic hits, and a suggested margin."""
+    import json
+
+    from models.evaluation import load_labelled, metrics, suggest_margin
+
+    headlines = load_labelled(file)
+    settings = _settings(config)
+    margins, per_topic, scorer_name, backend = _score_headlines(headlines, settings)
+    labels = [h.label for h in headlines]
+    found = metrics(labels, margins)
+    suggested = suggest_margin(labels, margins, min_precision)
+    report: dict[str, object] = {
+        **found.as_dict(),
+        "model": scorer_name,
+        "backend": backend,
+        "suggested": suggested.as_dict() if suggested else None,
+        "topics": per_topic,
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(report) + "\n")
+        return
+    _print_evaluation(report, min_precision)
+
+
+def _score_headlines(
+    headlines: list[LabelledHeadline], settings: Settings
+) -> tuple[list[float], dict[str, dict[str, int]], str, str]:
+    """Each headline's best margin over its topics' thresholds, and per topic its hits by label."""
+    import datetime as dt
+
+    from newsmon.normalise import split_publisher
+    from newsmon.pipeline import build_scorer
+    from newsmon.story import Story
+
+    with err.status("loading the model…"):
+        scorer = build_scorer(settings)
+    now = dt.datetime.now(dt.UTC)
+    stories = [
+        Story(f"eval-{i}", split_publisher(h.title)[0], "", h.summary, now, now, "eval", "eval", "")
+        for i, h in enumerate(headlines)
+    ]
+    margins: list[float] = []
+    per_topic: dict[str, dict[str, int]] = {}
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("scoring", total=len(stories))
+        for start in range(0, len(stories), 64):
+            batch = stories[start : start + 64]
+            for headline, per_seed in zip(headlines[start : start + 64], scorer.score_all(batch), strict=True):
+                scores = [score for _topic_set, topic_scores in per_seed for score in topic_scores]
+                margins.append(max(score.score - score.threshold for score in scores))
+                for score in scores:
+                    counts = per_topic.setdefault(score.topic_id, {"hits": 0, "core": 0, "related": 0, "not": 0})
+                    if score.matched:
+                        counts["hits"] += 1
+                        counts[("not", "related", "core")[headline.label]] += 1
+            progress.advance(task, len(batch))
+    return margins, per_topic, scorer.encoder.name, scorer.encoder.backend
+
+
+def _print_evaluation(report: dict[str, object], min_precision: float) -> None:
+    console.print(
+        f"{report['n']} headlines ({report['core']} core, {report['related']} related), "
+        f"{report['model']} ({report['backend']}), topic thresholds as configured"
+    )
+    table = Table("precision", "recall (core)", "F1", "average precision", "AP, 1s as negatives", "alerts")
+    table.add_row(
+        f"{report['precision']:.3f}",
+        f"{report['recall']:.3f}",
+        f"{report['f1']:.3f}",
+        f"{report['average_precision']:.3f}",
+        f"{report['average_precision_strict']:.3f}",
+        str(report["hits"]),
+    )
+    console.print(table)
+    suggested = report["suggested"]
+    if isinstance(suggested, dict):
+        console.print(
+            f"suggested: raise every threshold by {suggested['threshold']:+.3f} for precision "
+            f"{suggested['precision']:.3f} at recall {suggested['recall']:.3f} (target precision ≥ {min_precision})"
+        )
+    else:
+        console.print(f"[yellow]no threshold reaches precision {min_precision}[/]")
+    topics = Table("topic", "alerts", "core", "related", "not relevant", title="per topic")
+    for topic_id, counts in report["topics"].items():  # type: ignore[attr-defined]
+        topics.add_row(topic_id, *(str(counts[k]) for k in ("hits", "core", "related", "not")))
+    console.print(topics)
 
 
 @seeds_app.command("build")

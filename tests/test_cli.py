@@ -27,6 +27,7 @@ COMMANDS = [
     ["feeds", "import"],
     ["feeds", "export"],
     ["fetch"],
+    ["eval"],
 ]
 
 
