@@ -383,7 +383,8 @@ def feeds_import(
     """Add the feeds of an OPML file to a feeds file (feeds whose URL is already there are skipped)."""
     from newsmon.feedlist import load_feeds, merge_feeds, read_opml, save_feeds
 
-    target = to or _settings(config).feeds_file
+    settings = _settings(config)
+    target = to or settings.feeds_file
     if target is None:
         raise NewsmonError("say where to write the feeds: --to FEEDS.yaml (or set feeds_file in the config)")
     existing = load_feeds(target) if target.exists() else ()
@@ -393,7 +394,7 @@ def feeds_import(
     console.print(f"{added} feed(s) added, {len(incoming) - added} already there; {len(merged)} in {target}")
     for url in skipped:
         err.print(f"[yellow]skipped[/] {url}: only http:// and https:// feeds are polled")
-    if to is not None and _settings(config).feeds_file != target:
+    if to is not None and settings.feeds_file != target:
         err.print(f"[dim]poll them with feeds_file: {target} in your config, or NEWSMON_FEEDS_FILE={target}[/]")
 
 

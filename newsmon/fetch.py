@@ -24,7 +24,8 @@ import httpx
 
 from newsmon.decoding import ACCEPT_ENCODING, BoundedDecoder
 from newsmon.errors import FeedError
-from newsmon.netguard import NetworkPolicy, guarded_transport
+from newsmon.netguard import NetworkPolicy
+from newsmon.transport import guarded_transport
 
 __all__ = [
     "FetchLimits",

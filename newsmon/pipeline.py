@@ -124,13 +124,16 @@ def parse_results(results: Sequence[FetchResult], timeout: float = 10.0) -> tupl
 
     Each document is parsed in a worker process within ``timeout`` seconds (:mod:`newsmon.parse_pool`).
     """
-    fetched = [r for r in results if r.ok and r.body is not None]
-    jobs = [ParseJob(r.body or b"", r.feed_id, r.final_url or r.url, r.fetched, r.headers) for r in fetched]
-    parsed = dict(zip((id(r) for r in fetched), parse_all(jobs, timeout), strict=True))
+    jobs = [
+        ParseJob(r.body, r.feed_id, r.final_url or r.url, r.fetched, r.headers)
+        for r in results
+        if r.ok and r.body is not None
+    ]
+    documents = iter(parse_all(jobs, timeout))  # in job order, one per fetched body
     stories: list[Story] = []
     outcomes = []
     for result in results:
-        document = parsed.get(id(result))
+        document = next(documents) if result.ok and result.body is not None else None
         if document is None:
             outcomes.append(FeedOutcome(result.feed_id, result.status, 0, result.error_kind, result.error))
         elif isinstance(document, FeedError):
