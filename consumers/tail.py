@@ -15,20 +15,25 @@ __all__ = ["render_alert", "tail"]
 
 
 def render_alert(message: dict[str, Any]) -> str:
-    """Rich markup for one alert: time, score, topic, title, then its evidence and link."""
+    """Rich markup for one alert: time, relevance, topic, title, then its evidence, other sources and link."""
     story = message["story"]
     best = message["topics"][0]
     evidence = best["evidence"]
     when = story["published"][:16].replace("T", " ")
     others = ", ".join(f"{t['name']} {t['score']:.2f}" for t in message["topics"][1:])
     lines = [
-        f"[bold]{when}[/]  [green]{best['score']:.3f}[/]  [cyan]{escape(best['name'])}[/]  "
+        f"[bold]{when}[/]  [green]{message['score']:.2f}[/]  [cyan]{escape(best['name'])}[/]  "
         f"[bold]{escape(story['title'])}[/]" + (f"  [dim]({escape(story['source'])})[/]" if story["source"] else ""),
         f"    why: “{escape(evidence['story_sentence'][:140])}” ~ seed “{escape(evidence['seed_sentence'][:140])}”"
         f" (cosine {evidence['similarity']:.2f})",
     ]
     if evidence["keywords"]:
         lines.append(f"    keywords: {escape(', '.join(evidence['keywords']))}")
+    if "exclusion" in evidence:
+        lines.append(
+            f"    closest exclusion: “{escape(evidence['exclusion']['sentence'][:100])}” "
+            f"(cosine {evidence['exclusion']['similarity']:.2f})"
+        )
     if others:
         lines.append(f"    also: {escape(others)}")
     lines.append(f"    [link={story['url']}]{escape(story['url'][:160])}[/link]")

@@ -58,12 +58,12 @@ def matches_markdown(summary: pipeline.CycleSummary) -> str:
     """The run's matches as a Markdown table (the Prefect artifact)."""
     lines = [f"# newsmon cycle {summary.run_id[:8]}", "", summary.line(), ""]
     if summary.matches:
-        lines += ["| score | topic | title | evidence |", "|---:|---|---|---|"]
+        lines += ["| relevance | topic | title | evidence |", "|---:|---|---|---|"]
         for m in sorted(summary.matches, key=lambda m: m.score, reverse=True):
             best = m.topics[0]
             title = m.story.title.replace("|", "\\|")
             seed_sentence = best.evidence.seed_sentence.replace("|", "\\|")[:120]
-            lines.append(f"| {best.score:.3f} | {best.name} | [{title}]({m.story.url}) | {seed_sentence} |")
+            lines.append(f"| {m.relevance:.2f} | {best.name} | [{title}]({m.story.url}) | {seed_sentence} |")
     for failure in summary.failures:
         lines.append(f"- feed `{failure.feed_id}` failed: {failure.error_kind}: {failure.error}")
     return "\n".join(lines) + "\n"

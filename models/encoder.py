@@ -47,7 +47,8 @@ class Encoder:
 
     @property
     def dimension(self) -> int:
-        return int(self.model.get_sentence_embedding_dimension())
+        named = getattr(self.model, "get_embedding_dimension", None)  # renamed in sentence-transformers 5.x
+        return int(named() if named else self.model.get_sentence_embedding_dimension())
 
 
 def _weights_path() -> Path:

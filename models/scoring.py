@@ -1,26 +1,33 @@
 """Score stories against seed topics, with the evidence for every score.
 
-Per topic, a story's score is the best cosine between any of its sentences (title first) and any exemplar
-of the topic, plus a small bonus per distinct keyword the story names. The pair of sentences behind the best
-cosine and the keywords hit are the evidence an alert shows.
+Per topic the scorer measures, over a story's sentences (title first): the best cosine to any exemplar, the
+best cosine to the exemplars' centroid, the keywords named, and the best cosine to any exclusion. The seed's
+relevance model turns those measurements into one probability; the topic the story resembles most (best
+cosine plus keyword bonus) is the story's topic, and the story alerts when the probability reaches that
+topic's threshold. Every match keeps its
+evidence: the exemplar and story sentence behind the best cosine, the keywords hit, the exclusion it was
+closest to, and each topic's score and contribution.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from models.encoder import Encoder, Vectors
+from models.relevance import RelevanceModel, prior_model
 from models.sentences import keyword_hits, split_sentences
 from models.topics import Topic, TopicSet
 from newsmon.story import Story
 
-__all__ = ["Evidence", "Scorer", "SeedMatch", "TopicScore", "story_sentences"]
+__all__ = ["Evidence", "Scorer", "SeedAssessment", "SeedMatch", "TopicScore", "story_sentences"]
 
 KEYWORD_BONUS = 0.04
 MAX_KEYWORD_BONUS = 0.12
+MAX_KEYWORDS_COUNTED = 3
 STORY_SENTENCES = 4
 
 
@@ -32,33 +39,58 @@ class Evidence:
     story_sentence: str
     similarity: float
     keywords: tuple[str, ...]
+    exclusion: str = ""
+    exclusion_similarity: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
 class TopicScore:
+    """One topic's reading of a story: ``score`` is the best cosine plus a small keyword bonus (comparable
+    across models); ``contribution`` is how far this topic moved the seed's relevance logit."""
+
     topic_id: str
     name: str
     score: float
+    contribution: float
     threshold: float
     evidence: Evidence
+    values: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SeedAssessment:
+    """A story against one seed: every topic's reading, the relevance probability and the deciding topic."""
+
+    topic_set: TopicSet
+    topics: tuple[TopicScore, ...]
+    relevance: float
+    primary: TopicScore
+    values: tuple[float, ...]
 
     @property
     def matched(self) -> bool:
-        return self.score >= self.threshold
+        return self.relevance >= self.primary.threshold
+
+    @property
+    def margin(self) -> float:
+        """Relevance above (or below) the deciding topic's threshold: what ranks stories for evaluation."""
+        return self.relevance - self.primary.threshold
 
 
 @dataclass(frozen=True, slots=True)
 class SeedMatch:
-    """A story that matched one or more topics of one seed; ``topics`` best first."""
+    """A story that alerts for one seed; ``topics`` are those that pushed it up, best first."""
 
     story: Story
     seed: str
     seed_title: str
+    relevance: float
+    threshold: float
     topics: tuple[TopicScore, ...]
 
     @property
     def score(self) -> float:
-        return self.topics[0].score
+        return self.relevance
 
 
 def story_sentences(story: Story) -> list[str]:
@@ -66,53 +98,108 @@ def story_sentences(story: Story) -> list[str]:
     return [story.title, *split_sentences(story.summary, limit=STORY_SENTENCES - 1)]
 
 
-class Scorer:
-    """Holds the exemplar embeddings of every topic of every seed, computed once."""
+def _unit(vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    return vector / max(float(np.linalg.norm(vector)), 1e-9)
 
-    def __init__(self, topic_sets: Sequence[TopicSet], encoder: Encoder, batch_size: int = 64) -> None:
+
+@dataclass(frozen=True, slots=True)
+class _TopicVectors:
+    topic: Topic
+    exemplars: Vectors
+    centroid: Vectors
+    exclusions: Vectors
+
+
+class Scorer:
+    """Holds the exemplar embeddings of every topic of every seed, computed once, and each seed's model."""
+
+    def __init__(
+        self,
+        topic_sets: Sequence[TopicSet],
+        encoder: Encoder,
+        models: Mapping[str, RelevanceModel] | None = None,
+        batch_size: int = 64,
+    ) -> None:
         self.topic_sets = tuple(topic_sets)
         self.encoder = encoder
         self.batch_size = batch_size
-        self._exemplars: dict[tuple[str, str], Vectors] = {
-            (ts.seed, topic.id): encoder.encode(topic.exemplars, batch_size)
-            for ts in self.topic_sets
-            for topic in ts.topics
-        }
+        self.models = {ts.seed: (models or {}).get(ts.seed) or prior_model(ts) for ts in self.topic_sets}
+        self._vectors = {ts.seed: [self._topic_vectors(t) for t in ts.topics] for ts in self.topic_sets}
 
-    def _topic_score(self, seed: str, topic: Topic, sentences: list[str], vectors: Vectors, text: str) -> TopicScore:
-        sims = vectors @ self._exemplars[(seed, topic.id)].T
+    def _topic_vectors(self, topic: Topic) -> _TopicVectors:
+        exemplars = self.encoder.encode(topic.exemplars, self.batch_size)
+        return _TopicVectors(
+            topic,
+            exemplars,
+            _unit(exemplars.mean(axis=0))[None, :],
+            self.encoder.encode(topic.exclusions, self.batch_size),
+        )
+
+    def _read_topic(self, tv: _TopicVectors, sentences: list[str], vectors: Vectors, text: str) -> TopicScore:
+        sims = vectors @ tv.exemplars.T
         story_index, exemplar_index = np.unravel_index(int(np.argmax(sims)), sims.shape)
         similarity = float(sims[story_index, exemplar_index])
-        hits = keyword_hits(text, topic.keywords)
+        centroid = float((vectors @ tv.centroid.T).max())
+        hits = keyword_hits(text, tv.topic.keywords)
+        values = [similarity, centroid, float(min(len(hits), MAX_KEYWORDS_COUNTED))]
+        exclusion, exclusion_similarity = "", 0.0
+        if tv.topic.exclusions:
+            excl = vectors @ tv.exclusions.T
+            _, excl_index = np.unravel_index(int(np.argmax(excl)), excl.shape)
+            exclusion, exclusion_similarity = tv.topic.exclusions[excl_index], float(excl.max())
+            values.append(exclusion_similarity)
         score = similarity + min(MAX_KEYWORD_BONUS, KEYWORD_BONUS * len(hits))
-        evidence = Evidence(topic.exemplars[exemplar_index], sentences[story_index], round(similarity, 4), hits)
-        return TopicScore(topic.id, topic.name, round(score, 4), topic.threshold, evidence)
+        evidence = Evidence(
+            tv.topic.exemplars[exemplar_index],
+            sentences[story_index],
+            round(similarity, 4),
+            hits,
+            exclusion,
+            round(exclusion_similarity, 4),
+        )
+        return TopicScore(tv.topic.id, tv.topic.name, round(score, 4), 0.0, tv.topic.threshold, evidence, tuple(values))
 
-    def score_all(self, stories: Sequence[Story]) -> list[list[tuple[TopicSet, list[TopicScore]]]]:
-        """Every topic score of every story (for evaluation); one sentence batch for all stories."""
+    def _assess_seed(self, ts: TopicSet, sentences: list[str], vectors: Vectors) -> SeedAssessment:
+        text = " ".join(sentences)
+        readings = [self._read_topic(tv, sentences, vectors, text) for tv in self._vectors[ts.seed]]
+        per_topic = [v for r in readings for v in r.values]
+        best = [max(r.values[i] for r in readings) for i in range(3)]  # seed.similarity, centroid, keywords
+        values = np.asarray([per_topic + best], dtype=np.float64)
+        model = self.models[ts.seed]
+        relevance = float(model.probabilities(values)[0])
+        pushes = model.contributions(per_topic + best)
+        scored = tuple(
+            TopicScore(r.topic_id, r.name, r.score, round(pushes[r.topic_id], 4), r.threshold, r.evidence, r.values)
+            for r in readings
+        )
+        primary = max(scored, key=lambda t: (t.score, t.contribution))
+        return SeedAssessment(ts, scored, round(relevance, 4), primary, tuple(values[0]))
+
+    def assess(self, stories: Sequence[Story]) -> list[list[SeedAssessment]]:
+        """Every seed's assessment of every story; all sentences are embedded in one batch."""
         per_story = [story_sentences(s) for s in stories]
-        flat = [sentence for sentences in per_story for sentence in sentences]
-        vectors = self.encoder.encode(flat, self.batch_size)
+        vectors = self.encoder.encode([s for sentences in per_story for s in sentences], self.batch_size)
         results = []
         start = 0
         for sentences in per_story:
             block = vectors[start : start + len(sentences)]
             start += len(sentences)
-            text = " ".join(sentences)
-            results.append(
-                [
-                    (ts, [self._topic_score(ts.seed, t, sentences, block, text) for t in ts.topics])
-                    for ts in self.topic_sets
-                ]
-            )
+            results.append([self._assess_seed(ts, sentences, block) for ts in self.topic_sets])
         return results
 
     def matches(self, stories: Sequence[Story]) -> list[SeedMatch]:
-        """The (story, seed) pairs where at least one topic reached its threshold, best topic first."""
+        """The (story, seed) pairs whose relevance reached the deciding topic's threshold."""
         found = []
-        for story, per_seed in zip(stories, self.score_all(stories), strict=True):
-            for ts, scores in per_seed:
-                matched = sorted((s for s in scores if s.matched), key=lambda s: s.score, reverse=True)
-                if matched:
-                    found.append(SeedMatch(story, ts.seed, ts.title, tuple(matched)))
+        for story, per_seed in zip(stories, self.assess(stories), strict=True):
+            for assessment in per_seed:
+                if assessment.matched:
+                    found.append(_as_match(story, assessment))
         return found
+
+
+def _as_match(story: Story, assessment: SeedAssessment) -> SeedMatch:
+    """The topics an alert lists: the deciding one, then any other that pushed relevance up, by score."""
+    others = [t for t in assessment.topics if t.contribution > 0 and t is not assessment.primary]
+    listed = (assessment.primary, *sorted(others, key=lambda t: t.score, reverse=True))
+    ts = assessment.topic_set
+    return SeedMatch(story, ts.seed, ts.title, assessment.relevance, assessment.primary.threshold, listed)

@@ -21,7 +21,8 @@ from newsmon.config import Settings, load_settings
 from newsmon.errors import NewsmonError
 
 if TYPE_CHECKING:
-    from models.evaluation import LabelledHeadline
+    from models.assessment import LabelledRun, ThresholdProposal
+    from models.scoring import Scorer
     from newsmon.story import Story
 
 __all__ = ["app", "main"]
@@ -133,33 +134,70 @@ def tail(
         err.print(f"[dim]{count} alert(s)[/]")
 
 
+LabelledFile = Annotated[
+    Path, typer.Argument(help="JSONL with 'title', optional 'summary', 'label' (2 core, 1 related, 0).", exists=True)
+]
+BackendOption = Annotated[
+    str | None,
+    typer.Option("--backend", help="Encoder backend: torch, onnx or onnx-int8 (default: the configured one)."),
+]
+
+
+def _labelled_run(file: Path, settings: Settings) -> tuple[LabelledRun, Scorer]:
+    """Every labelled headline through the production scorer, with a progress bar."""
+    from models.assessment import file_sha256, run_labelled
+    from models.evaluation import load_labelled
+    from newsmon.pipeline import build_scorer
+
+    headlines = load_labelled(file)
+    with err.status(f"loading the model ({settings.model_backend})…"):
+        scorer = build_scorer(settings)
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("scoring", total=len(headlines))
+        run = run_labelled(scorer, headlines, file_sha256(file), lambda n: progress.advance(task, n))
+    return run, scorer
+
+
+def _with_backend(settings: Settings, backend: str | None) -> Settings:
+    return settings.model_copy(update={"model_backend": backend}) if backend else settings
+
+
 @app.command("eval")
 def evaluate(
-    file: Annotated[Path, typer.Argument(help="JSONL with 'title', optional 'summary', 'label' (2/1/0).", exists=True)],
+    file: LabelledFile,
     config: ConfigOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object with the figures.")] = False,
+    backend: BackendOption = None,
     min_precision: Annotated[
         float, typer.Option(min=0, max=1, help="Precision the suggested margin must keep (lenient).")
     ] = 0.85,
 ) -> None:
-    """Measure matching on labelled headlines with the production scorer and topics: precision (a hit on a 1 is
-    not a false positive), recall of the 2s, F1, average precision, per-topic hits, and a suggested margin."""
+    """Measure matching on labelled headlines with the production scorer, models and thresholds: precision (a
+    hit on a 1 is not a false positive), recall of the 2s, F1, average precision, per-topic alerts. Where a
+    seed's model learned from this same file, its figures are 5-fold cross-validated, and the report says so."""
     import json
+    import statistics
 
-    from models.evaluation import load_labelled, metrics, suggest_margin
+    from models.assessment import recall_at_precision
+    from models.evaluation import metrics, suggest_margin
 
-    headlines = load_labelled(file)
-    settings = _settings(config)
-    margins, per_topic, scorer_name, backend = _score_headlines(headlines, settings)
-    labels = [h.label for h in headlines]
-    found = metrics(labels, margins)
-    suggested = suggest_margin(labels, margins, min_precision)
+    settings = _with_backend(_settings(config), backend)
+    run, scorer = _labelled_run(file, settings)
+    margins = run.margins
+    found = metrics(run.labels, margins)
+    suggested = suggest_margin(run.labels, margins, min_precision)
+    applied = [s.thresholds for s in run.seeds]
     report: dict[str, object] = {
         **found.as_dict(),
-        "model": scorer_name,
-        "backend": backend,
+        "threshold": round(statistics.median(t for per_seed in applied for t in per_seed), 4),
+        "thresholds": {f"{ts.seed}/{t.id}": t.threshold for ts in scorer.topic_sets for t in ts.topics},
+        "model": scorer.encoder.name,
+        "backend": scorer.encoder.backend,
+        "cross_validated": [s.seed for s in run.seeds if s.cross_validated],
+        "recall_at_precision": round(recall_at_precision(run.labels, margins, min_precision), 4),
+        "min_precision": min_precision,
         "suggested": suggested.as_dict() if suggested else None,
-        "topics": per_topic,
+        "topics": _per_topic(run),
     }
     if as_json:
         sys.stdout.write(json.dumps(report) + "\n")
@@ -167,46 +205,28 @@ def evaluate(
     _print_evaluation(report, min_precision)
 
 
-def _score_headlines(
-    headlines: list[LabelledHeadline], settings: Settings
-) -> tuple[list[float], dict[str, dict[str, int]], str, str]:
-    """Each headline's best margin over its topics' thresholds, and per topic its hits by label."""
-    import datetime as dt
-
-    from newsmon.normalise import split_publisher
-    from newsmon.pipeline import build_scorer
-    from newsmon.story import Story
-
-    with err.status("loading the model…"):
-        scorer = build_scorer(settings)
-    now = dt.datetime.now(dt.UTC)
-    stories = [
-        Story(f"eval-{i}", split_publisher(h.title)[0], "", h.summary, now, now, "eval", "eval", "")
-        for i, h in enumerate(headlines)
-    ]
-    margins: list[float] = []
-    per_topic: dict[str, dict[str, int]] = {}
-    with Progress(console=err, transient=True) as progress:
-        task = progress.add_task("scoring", total=len(stories))
-        for start in range(0, len(stories), 64):
-            batch = stories[start : start + 64]
-            for headline, per_seed in zip(headlines[start : start + 64], scorer.score_all(batch), strict=True):
-                scores = [score for _topic_set, topic_scores in per_seed for score in topic_scores]
-                margins.append(max(score.score - score.threshold for score in scores))
-                for score in scores:
-                    counts = per_topic.setdefault(score.topic_id, {"hits": 0, "core": 0, "related": 0, "not": 0})
-                    if score.matched:
-                        counts["hits"] += 1
-                        counts[("not", "related", "core")[headline.label]] += 1
-            progress.advance(task, len(batch))
-    return margins, per_topic, scorer.encoder.name, scorer.encoder.backend
+def _per_topic(run: LabelledRun) -> dict[str, dict[str, int]]:
+    """Per deciding topic: alerts, and how many of them were core, related, not relevant."""
+    table: dict[str, dict[str, int]] = {}
+    for seed in run.seeds:
+        for label, topic, margin in zip(run.labels, seed.topics, seed.margins, strict=True):
+            counts = table.setdefault(f"{seed.seed}/{topic}", {"hits": 0, "core": 0, "related": 0, "not": 0})
+            if margin >= 0:
+                counts["hits"] += 1
+                counts[("not", "related", "core")[label]] += 1
+    return table
 
 
 def _print_evaluation(report: dict[str, object], min_precision: float) -> None:
     console.print(
         f"{report['n']} headlines ({report['core']} core, {report['related']} related), "
-        f"{report['model']} ({report['backend']}), topic thresholds as configured"
+        f"{report['model']} ({report['backend']}), relevance thresholds as configured (median {report['threshold']})"
     )
+    if report["cross_validated"]:
+        console.print(
+            f"[yellow]the relevance model of {', '.join(report['cross_validated'])} learned from this file: "  # type: ignore[arg-type]
+            "figures are 5-fold cross-validated (each headline scored by a model that never saw it)[/]"
+        )
     table = Table("precision", "recall (core)", "F1", "average precision", "AP, 1s as negatives", "alerts")
     table.add_row(
         f"{report['precision']:.3f}",
@@ -217,18 +237,129 @@ def _print_evaluation(report: dict[str, object], min_precision: float) -> None:
         str(report["hits"]),
     )
     console.print(table)
+    console.print(f"best recall at precision ≥ {min_precision}: {report['recall_at_precision']:.3f}")
     suggested = report["suggested"]
     if isinstance(suggested, dict):
         console.print(
-            f"suggested: raise every threshold by {suggested['threshold']:+.3f} for precision "
-            f"{suggested['precision']:.3f} at recall {suggested['recall']:.3f} (target precision ≥ {min_precision})"
+            f"suggested: shift every threshold by {suggested['threshold']:+.3f} for precision "
+            f"{suggested['precision']:.3f} at recall {suggested['recall']:.3f} ('newsmon calibrate' sets them)"
         )
     else:
         console.print(f"[yellow]no threshold reaches precision {min_precision}[/]")
-    topics = Table("topic", "alerts", "core", "related", "not relevant", title="per topic")
+    topics = Table("seed/topic", "alerts", "core", "related", "not relevant", title="per deciding topic")
     for topic_id, counts in report["topics"].items():  # type: ignore[attr-defined]
         topics.add_row(topic_id, *(str(counts[k]) for k in ("hits", "core", "related", "not")))
     console.print(topics)
+
+
+def _one_seed(scorer: Scorer, seed: str | None) -> int:
+    """The index of the seed a labelled file is about: named, or the only one."""
+    names = [ts.seed for ts in scorer.topic_sets]
+    if seed is None and len(names) == 1:
+        return 0
+    if seed in names:
+        return names.index(seed)
+    raise NewsmonError(f"name the seed these labels are for with --seed (one of {', '.join(names)})")
+
+
+SeedOption = Annotated[str | None, typer.Option("--seed", help="The seed the labels are about (if several).")]
+
+
+@app.command()
+def train(
+    file: LabelledFile,
+    config: ConfigOption = None,
+    seed: SeedOption = None,
+    c: Annotated[float, typer.Option("--c", min=0.001, help="Inverse regularisation strength.")] = 3.0,
+) -> None:
+    """Learn a seed's relevance model from an analyst's labels (e.g. feedback on past alerts) and write it to
+    seeds/<seed>.model.json; prints its 5-fold cross-validated figures first."""
+    import dataclasses
+
+    from models.assessment import average_precision_of, file_sha256, recall_at_precision
+    from models.relevance import cross_validated, model_path, save_model
+    from models.relevance import train as fit
+
+    settings = _settings(config)
+    run, scorer = _labelled_run(file, settings)
+    index = _one_seed(scorer, seed)
+    seed_run, topic_set = run.seeds[index], scorer.topic_sets[index]
+    probabilities = [float(p) for p in cross_validated(seed_run.values, run.labels, c=c)]
+    cv = dataclasses.replace(seed_run, relevance=probabilities)
+    figures = {
+        "average_precision": round(average_precision_of(cv, run.labels), 4),
+        "recall_at_precision_0.85": round(recall_at_precision(run.labels, probabilities, 0.85), 4),
+    }
+    info = {
+        "file": file.name,
+        "sha256": file_sha256(file),
+        "n": len(run.labels),
+        "core": run.labels.count(2),
+        "c": c,
+        "cross_validated": figures,
+    }
+    model = fit(topic_set, seed_run.values, run.labels, c=c, info=info)
+    target = model_path(settings.seeds_dir, topic_set.seed)
+    save_model(model, target)
+    console.print(
+        f"wrote {target}: {len(model.features)} features from {len(run.labels)} labels; 5-fold cross-validated "
+        f"average precision {figures['average_precision']:.3f}, recall at precision 0.85 "
+        f"{figures['recall_at_precision_0.85']:.3f}. Next: 'newsmon calibrate {file}' to set thresholds."
+    )
+
+
+@app.command()
+def calibrate(
+    file: LabelledFile,
+    config: ConfigOption = None,
+    seed: SeedOption = None,
+    precision: Annotated[float, typer.Option(min=0.01, max=1, help="Target lenient precision per topic.")] = 0.85,
+    min_support: Annotated[
+        int, typer.Option(min=1, help="Headlines a topic must decide to get its own threshold.")
+    ] = 25,
+    write: Annotated[bool, typer.Option("--write", help="Write the proposed thresholds into the topics file.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the proposal as JSON.")] = False,
+) -> None:
+    """Propose per-topic relevance thresholds that keep precision at the target on labelled headlines
+    (cross-validated where the model learned from the file); --write puts them in the topics file."""
+    import json
+
+    from models.assessment import propose_thresholds
+    from models.topics import topics_path, write_thresholds
+
+    settings = _settings(config)
+    run, scorer = _labelled_run(file, settings)
+    index = _one_seed(scorer, seed)
+    topic_set = scorer.topic_sets[index]
+    current = {t.id: t.threshold for t in topic_set.topics}
+    shared, proposals = propose_thresholds(run.seeds[index], run.labels, current, precision, min_support)
+    if as_json:
+        sys.stdout.write(json.dumps({"seed_threshold": shared, "topics": [p.as_dict() for p in proposals]}) + "\n")
+    else:
+        _print_proposals(proposals, shared, precision, run.seeds[index].cross_validated)
+    if shared is None:
+        raise NewsmonError(f"no threshold reaches precision {precision} on {file}; nothing written")
+    if write:
+        target = topics_path(settings.seeds_dir / f"{topic_set.seed}.txt")
+        write_thresholds(target, {p.topic_id: p.proposed for p in proposals})
+        err.print(f"wrote {len(proposals)} thresholds into {target}")
+
+
+def _print_proposals(proposals: list[ThresholdProposal], shared: float | None, target: float, cv: bool) -> None:
+    table = Table("topic", "current", "proposed", "decides", "precision", "recall (core)", "basis")
+    for p in proposals:
+        table.add_row(
+            p.topic_id,
+            f"{p.current:.3f}",
+            f"{p.proposed:.3f}",
+            str(p.support),
+            f"{p.precision:.3f}",
+            f"{p.recall:.3f}",
+            "own labels" if p.own else "seed-wide",
+        )
+    console.print(table)
+    basis = "cross-validated relevance" if cv else "relevance"
+    console.print(f"seed-wide threshold for precision ≥ {target}: {shared} ({basis})")
 
 
 @seeds_app.command("build")
@@ -265,20 +396,34 @@ def seeds_build(
 
 @seeds_app.command("list")
 def seeds_list(config: ConfigOption = None) -> None:
-    """Show each seed's topics with their thresholds and keywords."""
+    """Show each seed's topics (thresholds, exemplars, exclusions, keywords) and which relevance model it uses."""
+    from models.relevance import load_seed_models
     from models.topics import load_seed_topics
 
-    table = Table("seed", "topic", "threshold", "exemplars", "keywords")
-    for topic_set in load_seed_topics(_settings(config).seeds_dir):
+    seeds_dir = _settings(config).seeds_dir
+    topic_sets = load_seed_topics(seeds_dir)
+    models, warnings = load_seed_models(seeds_dir, topic_sets)
+    table = Table("seed", "topic", "threshold", "exemplars", "exclusions", "keywords")
+    for topic_set in topic_sets:
         for topic in topic_set.topics:
             table.add_row(
                 topic_set.seed,
                 topic.name,
-                f"{topic.threshold:.2f}",
+                f"{topic.threshold:.3f}",
                 str(len(topic.exemplars)),
+                str(len(topic.exclusions)),
                 ", ".join(topic.keywords),
             )
     console.print(table)
+    for seed, model in models.items():
+        trained = model.training
+        console.print(
+            f"{seed}: relevance model learned from {trained.file} ({trained.n} labels, {trained.core} core)"
+            if trained
+            else f"{seed}: prior relevance model (no labels yet: 'newsmon train FILE.jsonl' learns one)"
+        )
+    for warning in warnings:
+        err.print(f"[yellow]{warning}[/]")
 
 
 @kafka_app.command("start")

@@ -14,7 +14,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from models.scoring import SeedMatch
+from models.scoring import SeedMatch, TopicScore
 from newsmon.state import OutboxMessage
 from newsmon.story import Story
 
@@ -42,6 +42,19 @@ def story_json(story: Story) -> dict[str, Any]:
     }
 
 
+def _evidence(topic: TopicScore) -> dict[str, Any]:
+    evidence = topic.evidence
+    found: dict[str, Any] = {
+        "seed_sentence": evidence.seed_sentence,
+        "story_sentence": evidence.story_sentence,
+        "similarity": evidence.similarity,
+        "keywords": list(evidence.keywords),
+    }
+    if evidence.exclusion:
+        found["exclusion"] = {"sentence": evidence.exclusion, "similarity": evidence.exclusion_similarity}
+    return found
+
+
 def match_message(
     match: SeedMatch, *, model: str, backend: str, run_id: str, version: str, duplicate_group: str | None = None
 ) -> dict[str, Any]:
@@ -57,17 +70,14 @@ def match_message(
                 "id": t.topic_id,
                 "name": t.name,
                 "score": t.score,
+                "contribution": t.contribution,
                 "threshold": t.threshold,
-                "evidence": {
-                    "seed_sentence": t.evidence.seed_sentence,
-                    "story_sentence": t.evidence.story_sentence,
-                    "similarity": t.evidence.similarity,
-                    "keywords": list(t.evidence.keywords),
-                },
+                "evidence": _evidence(t),
             }
             for t in match.topics
         ],
-        "score": match.score,
+        "score": match.relevance,
+        "threshold": match.threshold,
         "model": {"name": model, "backend": backend},
         "duplicate_group": duplicate_group or story.id,
         "pipeline": {"version": version, "run_id": run_id},

@@ -6,6 +6,7 @@ The Prefect flow in ``flows/monitor.py`` calls these as tasks; tests and benchma
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 DEMO_FEEDS_DIR = Path(__file__).parent / "demo" / "feeds"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,14 +167,20 @@ def new_stories(store: StateStore, stories: Sequence[Story]) -> list[Story]:
 @cache
 def _scorer(seeds_dir: Path, backend: str, batch_size: int, stamp: tuple[tuple[str, float], ...]) -> Scorer:
     from models.encoder import load_encoder
+    from models.relevance import load_seed_models
     from models.topics import load_seed_topics
 
-    return Scorer(load_seed_topics(seeds_dir), load_encoder(backend), batch_size)
+    topic_sets = load_seed_topics(seeds_dir)
+    models, warnings = load_seed_models(seeds_dir, topic_sets)
+    for warning in warnings:
+        log.warning("%s", warning)
+    return Scorer(topic_sets, load_encoder(backend), models, batch_size)
 
 
 def build_scorer(settings: Settings) -> Scorer:
-    """The scorer for the current topics files; rebuilt when a file changes, so edits apply next cycle."""
-    stamp = tuple((p.name, p.stat().st_mtime) for p in sorted(settings.seeds_dir.glob("*.topics.yaml")))
+    """The scorer for the current topics and model files; rebuilt when one changes, so edits apply next cycle."""
+    files = [*settings.seeds_dir.glob("*.topics.yaml"), *settings.seeds_dir.glob("*.model.json")]
+    stamp = tuple((p.name, p.stat().st_mtime) for p in sorted(files))
     return _scorer(settings.seeds_dir, settings.model_backend, settings.embed_batch_size, stamp)
 
 

@@ -28,6 +28,8 @@ COMMANDS = [
     ["feeds", "export"],
     ["fetch"],
     ["eval"],
+    ["train"],
+    ["calibrate"],
 ]
 
 
@@ -42,6 +44,14 @@ def test_top_level_help_lists_the_main_commands() -> None:
     assert result.returncode == 0
     for name in ("run", "serve", "tail", "seeds", "kafka"):
         assert f" {name} " in result.stdout
+
+
+def test_every_registered_command_is_in_the_help_list() -> None:
+    registered = [[c.name or (c.callback.__name__ if c.callback else "")] for c in app.registered_commands]
+    for group in app.registered_groups:
+        assert group.typer_instance is not None
+        registered += [[group.name or "", c.name or ""] for c in group.typer_instance.registered_commands]
+    assert sorted(registered) == sorted(c for c in COMMANDS if c not in ([], ["seeds"], ["kafka"], ["feeds"]))
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "newsmon")
@@ -137,3 +147,37 @@ def test_feeds_status_shows_moves_disables_and_errors(tmp_path) -> None:  # type
     assert "moved to https://new.example/rss" in lines["moved"]
     assert "disabled: HTTP 410 Gone" in lines["gone"]
     assert "no answer in 20 s" in lines["slow"] and "│ 1 " in lines["slow"]
+
+
+@pytest.mark.model
+def test_train_then_eval_cross_validates_and_calibrate_writes_thresholds(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """One command learns a seed's model from labels; eval notices the model learned from the file it grades."""
+    import json
+    import os
+    import shutil
+
+    from newsmon.config import PROJECT_ROOT
+
+    from .conftest import FIXTURES
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    for name in ("huawei-korea-chips.txt", "huawei-korea-chips.topics.yaml"):
+        shutil.copy(PROJECT_ROOT / "seeds" / name, seeds / name)
+    labelled = tmp_path / "labels.jsonl"
+    labelled.write_text("".join((FIXTURES / "headlines" / "dev-labelled.jsonl").read_text().splitlines(True)[:200]))
+    env = {**os.environ, "NEWSMON_SEEDS_DIR": str(seeds), "NEWSMON_DATA_DIR": str(tmp_path / "data")}
+    trained = _newsmon("train", str(labelled), env=env)
+    assert trained.returncode == 0, trained.stderr
+    model = json.loads((seeds / "huawei-korea-chips.model.json").read_text())
+    assert model["training"]["n"] == 200 and model["training"]["file"] == "labels.jsonl"
+    report = json.loads(_newsmon("eval", str(labelled), "--json", env=env).stdout)
+    assert report["cross_validated"] == ["huawei-korea-chips"] and report["n"] == 200
+    before = (seeds / "huawei-korea-chips.topics.yaml").read_text()
+    calibrated = _newsmon("calibrate", str(labelled), "--precision", "0.8", "--write", "--json", env=env)
+    assert calibrated.returncode == 0, calibrated.stderr
+    proposal = json.loads(calibrated.stdout)
+    after = (seeds / "huawei-korea-chips.topics.yaml").read_text()
+    assert after != before and after.splitlines()[0] == before.splitlines()[0]  # the comment header stays
+    for topic in proposal["topics"]:
+        assert f"threshold: {topic['proposed']:.3f}" in after

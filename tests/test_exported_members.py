@@ -33,6 +33,8 @@ MODULES = [
     "models.seeding",
     "models.sentences",
     "models.evaluation",
+    "models.relevance",
+    "models.assessment",
     "consumers.loop",
     "consumers.tail",
 ]

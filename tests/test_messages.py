@@ -33,10 +33,12 @@ def _match() -> SeedMatch:
         "huawei-us-sanctions",
         "Huawei under US chip sanctions",
         0.71,
-        0.58,
-        Evidence("seed sentence", "Huawei wants Korean chips", 0.67, ("Huawei",)),
+        1.3,
+        0.6,
+        Evidence("seed sentence", "Huawei wants Korean chips", 0.67, ("Huawei",), "Shares of X rose", 0.21),
+        (0.67, 0.5, 1.0, 0.21),
     )
-    return SeedMatch(story, "huawei-korea-chips", "Seed title", (score,))
+    return SeedMatch(story, "huawei-korea-chips", "Seed title", 0.83, 0.6, (score,))
 
 
 def test_built_message_validates_and_carries_evidence() -> None:
@@ -44,6 +46,8 @@ def test_built_message_validates_and_carries_evidence() -> None:
     match_schema_validator().validate(message)
     assert message["schema"] == MATCH_SCHEMA and message["story"]["published"] == "2026-04-01T08:30:00Z"
     assert message["topics"][0]["evidence"]["keywords"] == ["Huawei"]
+    assert message["topics"][0]["evidence"]["exclusion"] == {"sentence": "Shares of X rose", "similarity": 0.21}
+    assert (message["score"], message["threshold"], message["topics"][0]["contribution"]) == (0.83, 0.6, 1.3)
 
 
 def test_outbox_row_is_keyed_by_story_id_with_schema_headers() -> None:

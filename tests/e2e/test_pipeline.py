@@ -17,6 +17,7 @@ import yaml
 from consumers.loop import ConsumeOptions, consume
 from flows.monitor import monitor_cycle
 from models.encoder import load_encoder
+from models.relevance import load_seed_models
 from models.scoring import Scorer
 from models.topics import load_seed_topics
 from newsmon.config import PROJECT_ROOT
@@ -36,7 +37,9 @@ def _expected_story_ids() -> set[str]:
         parsed = parse_feed(path.read_bytes(), feed_id=path.stem, feed_url="", fetched=datetime.now(UTC))
         for story in parsed.stories:
             stories.setdefault(story.id, story)
-    scorer = Scorer(load_seed_topics(PROJECT_ROOT / "seeds"), load_encoder("torch"))
+    topic_sets = load_seed_topics(PROJECT_ROOT / "seeds")
+    models, _ = load_seed_models(PROJECT_ROOT / "seeds", topic_sets)
+    scorer = Scorer(topic_sets, load_encoder("torch"), models)
     return {m.story.id for m in scorer.matches(list(stories.values()))}
 
 

@@ -1,0 +1,181 @@
+"""Labelled headlines through the production scorer: what ``eval``, ``train`` and ``calibrate`` share.
+
+Each headline becomes a Story exactly as a feed item would (publisher suffix split off the title), is scored by
+the same Scorer the pipeline uses, and yields per seed a relevance, the deciding topic and the feature row.
+Where a seed's model learned from this very file, its relevance is replaced by cross-validated predictions, so
+the figures are never the model grading its own homework.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from models.evaluation import LabelledHeadline, average_precision, metrics, suggest_margin
+from models.relevance import RelevanceModel, cross_validated
+from models.scoring import Scorer, SeedAssessment
+from newsmon.normalise import split_publisher
+from newsmon.story import Story
+
+__all__ = [
+    "LabelledRun",
+    "SeedRun",
+    "ThresholdProposal",
+    "average_precision_of",
+    "file_sha256",
+    "propose_thresholds",
+    "recall_at_precision",
+    "run_labelled",
+]
+
+BATCH = 64
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _stories(headlines: Sequence[LabelledHeadline]) -> list[Story]:
+    now = dt.datetime.now(dt.UTC)
+    return [
+        Story(f"eval-{i}", split_publisher(h.title)[0], "", h.summary, now, now, "eval", "eval", "")
+        for i, h in enumerate(headlines)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class SeedRun:
+    """One seed over the labelled file: relevance, deciding topic and threshold per headline."""
+
+    seed: str
+    model: RelevanceModel
+    relevance: list[float]
+    topics: list[str]
+    thresholds: list[float]
+    values: np.ndarray
+    cross_validated: bool
+
+    @property
+    def margins(self) -> list[float]:
+        return [r - t for r, t in zip(self.relevance, self.thresholds, strict=True)]
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledRun:
+    labels: list[int]
+    seeds: list[SeedRun]
+
+    @property
+    def margins(self) -> list[float]:
+        """A headline alerts when any seed alerts: its best margin over the seeds."""
+        return [max(values) for values in zip(*(s.margins for s in self.seeds), strict=True)]
+
+
+def _seed_run(assessments: list[SeedAssessment], model: RelevanceModel, labels: list[int], own_file: bool) -> SeedRun:
+    values = np.asarray([a.values for a in assessments], dtype=np.float64)
+    relevance = [a.relevance for a in assessments]
+    if own_file and model.training is not None:
+        relevance = [round(float(p), 4) for p in cross_validated(values, labels, c=model.training.c)]
+    return SeedRun(
+        seed=assessments[0].topic_set.seed,
+        model=model,
+        relevance=relevance,
+        topics=[a.primary.topic_id for a in assessments],
+        thresholds=[a.primary.threshold for a in assessments],
+        values=values,
+        cross_validated=own_file and model.training is not None,
+    )
+
+
+def run_labelled(
+    scorer: Scorer,
+    headlines: Sequence[LabelledHeadline],
+    sha256: str,
+    on_batch: Callable[[int], None] = lambda _n: None,
+) -> LabelledRun:
+    """Score every headline; seeds whose model was trained on the file with this hash are cross-validated."""
+    stories = _stories(headlines)
+    per_story: list[list[SeedAssessment]] = []
+    for start in range(0, len(stories), BATCH):
+        batch = stories[start : start + BATCH]
+        per_story += scorer.assess(batch)
+        on_batch(len(batch))
+    labels = [h.label for h in headlines]
+    seeds = []
+    for index, topic_set in enumerate(scorer.topic_sets):
+        model = scorer.models[topic_set.seed]
+        own = model.training is not None and model.training.sha256 == sha256
+        seeds.append(_seed_run([row[index] for row in per_story], model, labels, own))
+    return LabelledRun(labels, seeds)
+
+
+def recall_at_precision(labels: Sequence[int], scores: Sequence[float], min_precision: float = 0.85) -> float:
+    """The best core recall any cut-off of ``scores`` reaches while keeping lenient precision ≥ the target."""
+    best = suggest_margin(labels, scores, min_precision)
+    return best.recall if best else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ThresholdProposal:
+    topic_id: str
+    current: float
+    proposed: float
+    support: int
+    precision: float
+    recall: float
+    own: bool
+
+    def as_dict(self) -> dict[str, float | int | str | bool]:
+        return {
+            "topic": self.topic_id,
+            "current": self.current,
+            "proposed": self.proposed,
+            "support": self.support,
+            "precision": round(self.precision, 4),
+            "recall": round(self.recall, 4),
+            "own_threshold": self.own,
+        }
+
+
+def propose_thresholds(
+    run: SeedRun, labels: Sequence[int], current: dict[str, float], target: float = 0.85, min_support: int = 25
+) -> tuple[float | None, list[ThresholdProposal]]:
+    """Per topic, the lowest relevance threshold keeping lenient precision ≥ ``target`` among the headlines it
+    decides; topics deciding fewer than ``min_support`` headlines (or without one core story) share the seed-wide
+    threshold, because a handful of labels cannot calibrate anything. Returns (seed-wide, per-topic)."""
+    overall = suggest_margin(labels, run.relevance, target)
+    shared = overall.threshold if overall else None
+    proposals = []
+    for topic_id, now in current.items():
+        rows = [i for i, t in enumerate(run.topics) if t == topic_id]
+        topic_labels = [labels[i] for i in rows]
+        topic_scores = [run.relevance[i] for i in rows]
+        own = suggest_margin(topic_labels, topic_scores, target) if len(rows) >= min_support else None
+        usable = own is not None and 2 in topic_labels
+        proposed = own.threshold if usable and own else shared
+        if proposed is None:
+            proposed = now
+        found = metrics(topic_labels, topic_scores, proposed) if rows else None
+        proposals.append(
+            ThresholdProposal(
+                topic_id,
+                now,
+                round(min(max(proposed, 0.01), 0.99), 3),
+                len(rows),
+                found.precision if found else 0.0,
+                found.recall if found else 0.0,
+                usable,
+            )
+        )
+    return shared, proposals
+
+
+def average_precision_of(run: SeedRun, labels: Sequence[int]) -> float:
+    """Lenient average precision of one seed's relevance (1s left out)."""
+    kept = [(lab, r) for lab, r in zip(labels, run.relevance, strict=True) if lab != 1]
+    return average_precision([lab for lab, _ in kept], [r for _, r in kept])

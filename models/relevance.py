@@ -1,0 +1,235 @@
+"""The per-seed relevance model: a small logistic model over a story's evidence features, learned from labels.
+
+Each topic contributes readable measurements (best exemplar cosine, cosine to the topic centroid, keywords
+named, closeness to the topic's exclusions) and the seed adds the best of each over its topics. The model
+turns them into one probability that the story deserves an alert, and says how much each topic pushed it.
+
+It lives beside the topics file as ``seeds/<seed>.model.json``: plain JSON (feature names, standardisation,
+weights), readable and diffable, never a pickle. Without one, a prior model with hand-set weights stands in;
+``newsmon train FILE.jsonl`` learns one from an analyst's labels (2 core, 1 related, 0 not relevant).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from models.topics import TopicSet, topics_fingerprint
+from newsmon.errors import ConfigError
+
+__all__ = [
+    "TOPIC_FEATURES",
+    "RelevanceModel",
+    "TrainingInfo",
+    "cross_validated",
+    "feature_names",
+    "load_model",
+    "load_seed_models",
+    "model_path",
+    "prior_model",
+    "save_model",
+    "train",
+]
+
+TOPIC_FEATURES = ("similarity", "centroid", "keywords", "exclusion")
+SEED_FEATURES = ("similarity", "centroid", "keywords")
+FORMAT = "newsmon.relevance/1"
+Matrix = npt.NDArray[np.float64]
+
+
+def feature_names(topic_set: TopicSet) -> list[str]:
+    """``<topic>.<feature>`` for every topic (exclusion only where the topic lists exclusions), then
+    ``seed.<feature>``: the best value over the topics."""
+    names = [
+        f"{t.id}.{feature}"
+        for t in topic_set.topics
+        for feature in TOPIC_FEATURES
+        if feature != "exclusion" or t.exclusions
+    ]
+    return names + [f"seed.{feature}" for feature in SEED_FEATURES]
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingInfo:
+    """Where a model's weights came from, so ``eval`` knows when it is scoring the model's own training data."""
+
+    file: str
+    sha256: str
+    n: int
+    core: int
+    c: float
+    cross_validated: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RelevanceModel:
+    """P(alert-worthy) = sigmoid(intercept + Σ weight · (value − mean) / scale) over named features."""
+
+    seed: str
+    topics: str
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    intercept: float
+    training: TrainingInfo | None = None
+
+    def logits(self, values: Matrix) -> npt.NDArray[np.float64]:
+        standardised = (values - np.asarray(self.mean)) / np.asarray(self.scale)
+        result: npt.NDArray[np.float64] = standardised @ np.asarray(self.weights) + self.intercept
+        return result
+
+    def probabilities(self, values: Matrix) -> npt.NDArray[np.float64]:
+        result: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-self.logits(values)))
+        return result
+
+    def contributions(self, values: Sequence[float]) -> dict[str, float]:
+        """Per topic, how far its features moved the logit from an average story (``seed.*`` left out)."""
+        totals: dict[str, float] = {}
+        for name, value, mean, scale, weight in zip(
+            self.features, values, self.mean, self.scale, self.weights, strict=True
+        ):
+            topic = name.rsplit(".", 1)[0]
+            if topic != "seed":
+                totals[topic] = totals.get(topic, 0.0) + weight * (value - mean) / scale
+        return totals
+
+    def check(self, topic_set: TopicSet) -> list[str]:
+        """Raise when the model cannot apply to these topics; return warnings when it applies but is stale."""
+        expected = feature_names(topic_set)
+        if list(self.features) != expected:
+            raise ConfigError(
+                f"the relevance model of seed {topic_set.seed!r} was trained on other topics "
+                f"(features {list(self.features)[:3]}… vs {expected[:3]}…): run 'newsmon train' again, or delete "
+                "its .model.json to use the prior"
+            )
+        if self.topics != topics_fingerprint(topic_set):
+            return [
+                f"seed {topic_set.seed!r}: its topics changed since the relevance model was trained; "
+                "retrain with 'newsmon train' for the best results"
+            ]
+        return []
+
+
+def prior_model(topic_set: TopicSet) -> RelevanceModel:
+    """Hand-set weights for a seed nobody has labelled yet: the best exemplar cosine dominates (0.5 at 0.55),
+    keywords and each topic's own closeness add a little, exclusions subtract."""
+    names = feature_names(topic_set)
+    centre = {"similarity": 0.3, "centroid": 0.25, "keywords": 0.0, "exclusion": 0.3}
+    weight = {"similarity": 3.0, "centroid": 0.0, "keywords": 0.3, "exclusion": -3.0}
+    seed_centre = {"seed.similarity": 0.55, "seed.centroid": 0.4, "seed.keywords": 0.0}
+    seed_weight = {"seed.similarity": 12.0, "seed.centroid": 0.0, "seed.keywords": 0.6}
+    mean = [seed_centre.get(n, centre[n.rsplit(".", 1)[1]]) for n in names]
+    weights = [seed_weight.get(n, weight[n.rsplit(".", 1)[1]]) for n in names]
+    return RelevanceModel(
+        seed=topic_set.seed,
+        topics=topics_fingerprint(topic_set),
+        features=tuple(names),
+        mean=tuple(mean),
+        scale=tuple(1.0 for _ in names),
+        weights=tuple(weights),
+        intercept=0.0,
+    )
+
+
+def model_path(seeds_dir: Path, seed: str) -> Path:
+    return seeds_dir / f"{seed}.model.json"
+
+
+def load_model(path: Path, topic_set: TopicSet) -> tuple[RelevanceModel, list[str]]:
+    """The model in ``path`` for ``topic_set`` and any staleness warnings; the prior when there is no file."""
+    if not path.exists():
+        return prior_model(topic_set), []
+    try:
+        raw: Any = json.loads(path.read_text(encoding="utf-8"))
+        if raw.get("format") != FORMAT:
+            raise ValueError(f"format is {raw.get('format')!r}, expected {FORMAT!r}")
+        training = raw.get("training")
+        model = RelevanceModel(
+            seed=str(raw["seed"]),
+            topics=str(raw["topics"]),
+            features=tuple(raw["features"]),
+            mean=tuple(float(v) for v in raw["mean"]),
+            scale=tuple(float(v) for v in raw["scale"]),
+            weights=tuple(float(v) for v in raw["weights"]),
+            intercept=float(raw["intercept"]),
+            training=TrainingInfo(**training) if training else None,
+        )
+        if not len(model.features) == len(model.mean) == len(model.scale) == len(model.weights):
+            raise ValueError("features, mean, scale and weights differ in length")
+        if not all(math.isfinite(v) and v > 0 for v in model.scale):
+            raise ValueError("every scale must be a positive number")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"invalid relevance model {path}: {exc}") from exc
+    return model, model.check(topic_set)
+
+
+def load_seed_models(seeds_dir: Path, topic_sets: Sequence[TopicSet]) -> tuple[dict[str, RelevanceModel], list[str]]:
+    """Each seed's model (learned if its ``.model.json`` exists, else the prior) and any staleness warnings."""
+    models: dict[str, RelevanceModel] = {}
+    warnings: list[str] = []
+    for topic_set in topic_sets:
+        models[topic_set.seed], found = load_model(model_path(seeds_dir, topic_set.seed), topic_set)
+        warnings += found
+    return models, warnings
+
+
+def save_model(model: RelevanceModel, path: Path) -> None:
+    data = {"format": FORMAT, **asdict(model)}
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _fit(values: Matrix, targets: npt.NDArray[np.bool_], c: float) -> tuple[Matrix, Matrix, Matrix, float]:
+    """Standardise, then an L2 logistic regression with classes balanced (core stories are the minority)."""
+    from sklearn.linear_model import LogisticRegression
+
+    mean = values.mean(axis=0)
+    scale = values.std(axis=0)
+    scale[scale < 1e-6] = 1.0
+    fitted = LogisticRegression(C=c, class_weight="balanced", max_iter=5000)
+    fitted.fit((values - mean) / scale, targets)
+    return mean, scale, fitted.coef_[0], float(fitted.intercept_[0])
+
+
+def train(
+    topic_set: TopicSet, values: Matrix, labels: Sequence[int], c: float = 3.0, info: Mapping[str, Any] | None = None
+) -> RelevanceModel:
+    """A model for ``topic_set`` from feature rows and their labels (2 = core is the positive class)."""
+    targets = np.asarray(labels) == 2
+    if targets.all() or not targets.any():
+        raise ConfigError("training needs both core (label 2) and other (label 0/1) examples")
+    mean, scale, weights, intercept = _fit(values, targets, c)
+    return RelevanceModel(
+        seed=topic_set.seed,
+        topics=topics_fingerprint(topic_set),
+        features=tuple(feature_names(topic_set)),
+        mean=tuple(round(float(v), 6) for v in mean),
+        scale=tuple(round(float(v), 6) for v in scale),
+        weights=tuple(round(float(v), 6) for v in weights),
+        intercept=round(intercept, 6),
+        training=TrainingInfo(**info) if info else None,
+    )
+
+
+def cross_validated(
+    values: Matrix, labels: Sequence[int], c: float = 3.0, folds: int = 5, seed: int = 0
+) -> npt.NDArray[np.float64]:
+    """Each row's probability from a model that never saw it (stratified k-fold, fixed shuffle): the honest
+    figure for a file the model also learned from."""
+    from sklearn.model_selection import StratifiedKFold
+
+    label_array = np.asarray(labels)
+    result = np.zeros(len(label_array))
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for train_rows, test_rows in splitter.split(values, label_array):
+        mean, scale, weights, intercept = _fit(values[train_rows], label_array[train_rows] == 2, c)
+        logits = ((values[test_rows] - mean) / scale) @ weights + intercept
+        result[test_rows] = 1.0 / (1.0 + np.exp(-logits))
+    return result
