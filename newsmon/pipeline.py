@@ -165,7 +165,9 @@ def new_stories(store: StateStore, stories: Sequence[Story]) -> list[Story]:
 
 
 @cache
-def _scorer(seeds_dir: Path, backend: str, batch_size: int, stamp: tuple[tuple[str, float], ...]) -> Scorer:
+def _scorer(
+    seeds_dir: Path, backend: str, cache_dir: Path, batch_size: int, stamp: tuple[tuple[str, float], ...]
+) -> Scorer:
     from models.encoder import load_encoder
     from models.relevance import load_seed_models
     from models.topics import load_seed_topics
@@ -174,14 +176,16 @@ def _scorer(seeds_dir: Path, backend: str, batch_size: int, stamp: tuple[tuple[s
     models, warnings = load_seed_models(seeds_dir, topic_sets)
     for warning in warnings:
         log.warning("%s", warning)
-    return Scorer(topic_sets, load_encoder(backend), models, batch_size)
+    return Scorer(topic_sets, load_encoder(backend, cache_dir), models, batch_size)
 
 
 def build_scorer(settings: Settings) -> Scorer:
     """The scorer for the current topics and model files; rebuilt when one changes, so edits apply next cycle."""
     files = [*settings.seeds_dir.glob("*.topics.yaml"), *settings.seeds_dir.glob("*.model.json")]
     stamp = tuple((p.name, p.stat().st_mtime) for p in sorted(files))
-    return _scorer(settings.seeds_dir, settings.model_backend, settings.embed_batch_size, stamp)
+    return _scorer(
+        settings.seeds_dir, settings.model_backend, settings.model_cache_dir, settings.embed_batch_size, stamp
+    )
 
 
 def match_stories(scorer: Scorer, stories: Sequence[Story]) -> list[SeedMatch]:
