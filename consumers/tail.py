@@ -36,6 +36,10 @@ def render_alert(message: dict[str, Any]) -> str:
         )
     if others:
         lines.append(f"    also: {escape(others)}")
+    copies = message.get("duplicates") or []
+    if copies:
+        outlets = ", ".join(d["source"] or d["feed"]["title"] or d["url"] for d in copies)
+        lines.append(f"    same story from {len(copies)} more: {escape(outlets)}")
     lines.append(f"    [link={story['url']}]{escape(story['url'][:160])}[/link]")
     return "\n".join(lines)
 

@@ -89,7 +89,8 @@ def monitor_cycle(config_file: str | None = None, due_only: bool = True) -> dict
     summary.new = len(fresh)
     if fresh:
         summary.matches, scorer = match_task(fresh, settings)
-        summary.queued = pipeline.record_matches(store, fresh, summary.matches, settings, scorer, summary.run_id)
+        recorded = pipeline.record_matches(store, fresh, summary.matches, settings, scorer, summary.run_id)
+        summary.queued, summary.grouped = recorded.queued, recorded.grouped
     report = deliver_task.submit(store, settings).result(raise_on_failure=False)
     if isinstance(report, DeliveryReport):
         summary.delivered = report.sent
@@ -103,6 +104,7 @@ def monitor_cycle(config_file: str | None = None, due_only: bool = True) -> dict
     return {
         "summary": summary.line(),
         "matches": len(summary.matches),
+        "grouped": summary.grouped,
         "delivered": summary.delivered,
         "new": summary.new,
         "undelivered": summary.undelivered,

@@ -7,6 +7,7 @@ validate every produced message against that file.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
@@ -55,10 +56,28 @@ def _evidence(topic: TopicScore) -> dict[str, Any]:
     return found
 
 
+def _other_source(story: Story) -> dict[str, Any]:
+    return {
+        "id": story.id,
+        "title": story.title,
+        "url": story.url,
+        "source": story.source,
+        "feed": {"id": story.feed_id, "title": story.feed_title, "url": story.feed_url},
+    }
+
+
 def match_message(
-    match: SeedMatch, *, model: str, backend: str, run_id: str, version: str, duplicate_group: str | None = None
+    match: SeedMatch,
+    *,
+    model: str,
+    backend: str,
+    run_id: str,
+    version: str,
+    duplicate_group: str | None = None,
+    duplicates: Sequence[Story] = (),
 ) -> dict[str, Any]:
-    """The JSON-ready ``newsmon.match/1`` message for one seed match."""
+    """The JSON-ready ``newsmon.match/1`` message for one seed match; ``duplicates`` are the other outlets'
+    copies of the same story, grouped under ``duplicate_group``."""
     story = match.story
     return {
         "schema": MATCH_SCHEMA,
@@ -80,6 +99,7 @@ def match_message(
         "threshold": match.threshold,
         "model": {"name": model, "backend": backend},
         "duplicate_group": duplicate_group or story.id,
+        "duplicates": [_other_source(d) for d in duplicates],
         "pipeline": {"version": version, "run_id": run_id},
         "produced_at": _utc(datetime.now(UTC)),
     }

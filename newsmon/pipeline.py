@@ -10,9 +10,11 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
+from models.duplicates import Grouping, Recent, group_near_duplicates
 from models.scoring import Scorer, SeedMatch
 from newsmon import __version__
 from newsmon.config import FeedConfig, Settings
@@ -30,11 +32,13 @@ __all__ = [
     "DEMO_FEEDS_DIR",
     "CycleSummary",
     "FeedOutcome",
+    "Recorded",
     "active_feeds",
     "build_scorer",
     "deliver",
     "fetch_feeds",
     "fetch_limits",
+    "group_matches",
     "match_stories",
     "new_stories",
     "parse_results",
@@ -70,6 +74,7 @@ class CycleSummary:
     new: int = 0
     matches: list[SeedMatch] = field(default_factory=list)
     queued: int = 0
+    grouped: int = 0
     delivered: int = 0
     undelivered: int = 0
     failures: list[FeedOutcome] = field(default_factory=list)
@@ -78,7 +83,8 @@ class CycleSummary:
         return (
             f"cycle {self.run_id[:8]}: {self.feeds_due} feeds fetched ({self.not_modified} unchanged, "
             f"{self.feeds_failed} failed), {self.stories} stories, {self.new} new, {len(self.matches)} "
-            f"matches, {self.delivered} delivered, {self.undelivered} waiting in the outbox"
+            f"matches ({self.grouped} folded into near-duplicate groups), {self.delivered} delivered, "
+            f"{self.undelivered} waiting in the outbox"
         )
 
 
@@ -192,6 +198,26 @@ def match_stories(scorer: Scorer, stories: Sequence[Story]) -> list[SeedMatch]:
     return scorer.matches(stories)
 
 
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What recording a cycle's matches did: messages queued, and matches folded into a near-duplicate group."""
+
+    queued: int
+    grouped: int
+
+
+def group_matches(store: StateStore, matches: Sequence[SeedMatch], scorer: Scorer, settings: Settings) -> Grouping:
+    """Near-duplicate groups of the matched stories, against each other and the recent matches in the store."""
+    window = timedelta(hours=settings.near_duplicate_window_hours)
+    stories = list({m.story.id: m.story for m in matches}.values())
+    if not stories:
+        return Grouping()
+    vectors = scorer.encoder.encode([s.title for s in stories], scorer.batch_size)
+    earliest = min(s.published for s in stories) - window
+    recent = store.recent_matches(since=earliest)
+    return group_near_duplicates(stories, vectors, recent, settings.near_duplicate_cosine, window)
+
+
 def record_matches(
     store: StateStore,
     stories: Sequence[Story],
@@ -199,18 +225,34 @@ def record_matches(
     settings: Settings,
     scorer: Scorer,
     run_id: str,
-) -> int:
-    """Mark the stories seen and queue their match messages in one transaction; returns messages queued."""
+) -> Recorded:
+    """In one transaction: mark the stories seen, queue one message per near-duplicate group lead (listing the
+    group's other outlets), and remember the matched titles' embeddings for later cycles' grouping."""
+    grouping = group_matches(store, matches, scorer, settings)
     messages = [
         to_outbox(
             match_message(
-                m, model=scorer.encoder.name, backend=scorer.encoder.backend, run_id=run_id, version=__version__
+                m,
+                model=scorer.encoder.name,
+                backend=scorer.encoder.backend,
+                run_id=run_id,
+                version=__version__,
+                duplicate_group=grouping.group_of[m.story.id],
+                duplicates=grouping.members[m.story.id],
             ),
             settings.topic_matches,
         )
         for m in matches
+        if grouping.leads(m.story.id)
     ]
-    return store.record_stories(((s.id, s.feed_id) for s in stories), messages)
+    by_id = {m.story.id: m.story for m in matches}
+    recent = [
+        Recent(story_id, grouping.group_of[story_id], by_id[story_id].published, vector)
+        for story_id, vector in grouping.vectors.items()
+    ]
+    forget = datetime.now(UTC) - 2 * timedelta(hours=settings.near_duplicate_window_hours)  # bounds the table
+    queued = store.record_stories(((s.id, s.feed_id) for s in stories), messages, recent, forget_before=forget)
+    return Recorded(queued, sum(1 for m in matches if not grouping.leads(m.story.id)))
 
 
 def deliver(store: StateStore, settings: Settings) -> DeliveryReport:

@@ -14,8 +14,12 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
+from models.duplicates import Recent
 from newsmon.config import FeedConfig
 from newsmon.fetch import FetchRequest, FetchResult, retry_after_seconds
 
@@ -63,6 +67,12 @@ _MIGRATIONS = (
     # 1: a permanent redirect moves where a feed is fetched, not what it is (``url`` stays the configured one);
     #    a 410 Gone disables the feed until its configured URL changes.
     "ALTER TABLE feeds ADD COLUMN fetch_url TEXT; ALTER TABLE feeds ADD COLUMN disabled TEXT;",
+    # 2: title embeddings of recently matched stories, so a repost in a later cycle joins the earlier alert's
+    #    near-duplicate group instead of alerting again.
+    "CREATE TABLE recent_matches (story_id TEXT PRIMARY KEY, group_id TEXT NOT NULL, published REAL NOT NULL,"
+    " vector BLOB NOT NULL, recorded REAL NOT NULL);"
+    " CREATE INDEX recent_matches_published ON recent_matches (published);"
+    " CREATE INDEX recent_matches_recorded ON recent_matches (recorded);",
 )
 
 _MAX_BACKOFF_SECONDS = 6 * 3600
@@ -237,11 +247,27 @@ class StateStore:
             ).fetchall()
         return {row[0] for row in rows}
 
-    def record_stories(self, seen: Iterable[tuple[str, str]], messages: Iterable[OutboxMessage]) -> int:
-        """In one transaction: mark (story id, feed id) pairs seen and queue their messages; returns queued."""
+    def record_stories(
+        self,
+        seen: Iterable[tuple[str, str]],
+        messages: Iterable[OutboxMessage],
+        recent: Iterable[Recent] = (),
+        forget_before: datetime | None = None,
+    ) -> int:
+        """In one transaction: mark (story id, feed id) pairs seen, queue their messages, remember the matched
+        stories' title embeddings (dropping those recorded before ``forget_before``); returns queued."""
         now = time.time()
         with self._connect() as conn:
             conn.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?, ?)", ((s, f, now) for s, f in seen))
+            conn.executemany(
+                "INSERT OR REPLACE INTO recent_matches VALUES (?, ?, ?, ?, ?)",
+                (
+                    (r.story_id, r.group_id, r.published.timestamp(), r.vector.astype("<f4").tobytes(), now)
+                    for r in recent
+                ),
+            )
+            if forget_before is not None:
+                conn.execute("DELETE FROM recent_matches WHERE recorded < ?", (forget_before.timestamp(),))
             before = conn.total_changes
             conn.executemany(
                 "INSERT OR IGNORE INTO outbox (message_id, key, topic, value, headers, created)"
@@ -252,6 +278,18 @@ class StateStore:
                 ),
             )
             return conn.total_changes - before
+
+    def recent_matches(self, since: datetime) -> list[Recent]:
+        """Stories matched earlier and published at or after ``since``, for near-duplicate grouping."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT story_id, group_id, published, vector FROM recent_matches WHERE published >= ?",
+                (since.timestamp(),),
+            ).fetchall()
+        return [
+            Recent(r[0], r[1], datetime.fromtimestamp(r[2], UTC), np.frombuffer(r[3], dtype="<f4").astype(np.float32))
+            for r in rows
+        ]
 
     def pending(self, limit: int = 1000) -> list[OutboxMessage]:
         """Unsent outbox messages, oldest first."""

@@ -66,3 +66,18 @@ def test_schema_rejects_a_message_without_evidence() -> None:
     del message["topics"][0]["evidence"]
     with pytest.raises(ValidationError):
         match_schema_validator().validate(message)
+
+
+def test_the_console_alert_shows_relevance_evidence_exclusion_and_other_outlets() -> None:
+    from dataclasses import replace
+
+    from consumers.tail import render_alert
+
+    match = _match()
+    copy = replace(match.story, id=story_id("https://example.com/b"), source="Yonhap", url="https://example.com/b")
+    message = match_message(match, model="m", backend="torch", run_id="r", version="0", duplicates=[copy])
+    match_schema_validator().validate(message)
+    text = render_alert(message)
+    assert "0.83" in text and "Huawei under US chip sanctions" in text
+    assert "closest exclusion: “Shares of X rose”" in text
+    assert "same story from 1 more: Yonhap" in text

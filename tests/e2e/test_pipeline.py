@@ -16,6 +16,7 @@ import yaml
 
 from consumers.loop import ConsumeOptions, consume
 from flows.monitor import monitor_cycle
+from models.duplicates import group_near_duplicates
 from models.encoder import load_encoder
 from models.relevance import load_seed_models
 from models.scoring import Scorer
@@ -40,7 +41,9 @@ def _expected_story_ids() -> set[str]:
     topic_sets = load_seed_topics(PROJECT_ROOT / "seeds")
     models, _ = load_seed_models(PROJECT_ROOT / "seeds", topic_sets)
     scorer = Scorer(topic_sets, load_encoder("torch"), models)
-    return {m.story.id for m in scorer.matches(list(stories.values()))}
+    matched = list({m.story.id: m.story for m in scorer.matches(list(stories.values()))}.values())
+    grouping = group_near_duplicates(matched, scorer.encoder.encode([s.title for s in matched]), [])
+    return set(grouping.members)  # one alert per near-duplicate group
 
 
 def _read(bootstrap: str, topic: str, group: str) -> list[Any]:
