@@ -147,7 +147,9 @@ def propose_thresholds(
 ) -> tuple[float | None, list[ThresholdProposal]]:
     """Per topic, the lowest relevance threshold keeping lenient precision ≥ ``target`` among the headlines it
     decides; topics deciding fewer than ``min_support`` headlines (or without one core story) share the seed-wide
-    threshold, because a handful of labels cannot calibrate anything. Returns (seed-wide, per-topic)."""
+    threshold, because a handful of labels cannot calibrate anything. A topic may demand more than the seed-wide
+    threshold, never less: which topic decides is least certain exactly where relevance is low, so a lowered
+    threshold would let weak, off-topic stories through. Returns (seed-wide, per-topic)."""
     overall = suggest_margin(labels, run.relevance, target)
     shared = overall.threshold if overall else None
     proposals = []
@@ -160,6 +162,8 @@ def propose_thresholds(
         proposed = own.threshold if usable and own else shared
         if proposed is None:
             proposed = now
+        elif shared is not None:
+            proposed = max(proposed, shared)
         found = metrics(topic_labels, topic_scores, proposed) if rows else None
         proposals.append(
             ThresholdProposal(

@@ -29,6 +29,7 @@ KEYWORD_BONUS = 0.04
 MAX_KEYWORD_BONUS = 0.12
 MAX_KEYWORDS_COUNTED = 3
 STORY_SENTENCES = 4
+RUNNER_UP_GAP = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,8 +199,14 @@ class Scorer:
 
 
 def _as_match(story: Story, assessment: SeedAssessment) -> SeedMatch:
-    """The topics an alert lists: the deciding one, then any other that pushed relevance up, by score."""
-    others = [t for t in assessment.topics if t.contribution > 0 and t is not assessment.primary]
-    listed = (assessment.primary, *sorted(others, key=lambda t: t.score, reverse=True))
+    """The topics an alert lists: the deciding one, then runners-up that pushed relevance up and score within
+    ``RUNNER_UP_GAP`` of it (a distant topic is not evidence an analyst can use), by score."""
+    primary = assessment.primary
+    others = [
+        t
+        for t in assessment.topics
+        if t.contribution > 0 and t is not primary and t.score >= primary.score - RUNNER_UP_GAP
+    ]
+    listed = (primary, *sorted(others, key=lambda t: t.score, reverse=True))
     ts = assessment.topic_set
     return SeedMatch(story, ts.seed, ts.title, assessment.relevance, assessment.primary.threshold, listed)

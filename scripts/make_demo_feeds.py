@@ -4,6 +4,8 @@ Every 8th recorded headline of Jan-Apr 2026 outside the labelled dev set, and ev
 set holds nearly all the headlines about the seed's topics), becomes an RSS item, grouped
 into one Google-News-style feed per month (titles "Title - Publisher" with a <source>, as Google News writes
 them) and one CNBC feed; the real Ars Technica and (not well-formed) Phys.org feeds are copied as recorded.
+Every recorded near-duplicate pair involving a dev-set headline (another URL, title cosine ≥ 0.90 within 72 h:
+the production grouping rule) comes along whole, so the demo shows syndicated repeats folding into one alert.
 Run: .venv/bin/python scripts/make_demo_feeds.py
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from collections import defaultdict
 from datetime import datetime
 from email.utils import format_datetime
@@ -18,6 +21,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 FIXTURES = ROOT / "tests" / "fixtures"
 OUT = ROOT / "newsmon" / "demo" / "feeds"
 OTHER_STEP = 8
@@ -45,12 +49,31 @@ def _feed(title: str, link: str, items: list[str]) -> str:
     )
 
 
+def _near_duplicates(seeds: list[dict[str, str]], rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Both sides of every recorded near-duplicate pair with one side in ``seeds`` (production grouping rule)."""
+    from models.duplicates import DEFAULT_COSINE, DEFAULT_WINDOW
+    from models.encoder import load_encoder
+
+    encoder = load_encoder("torch")
+    similarity = encoder.encode([r["title"] for r in rows]) @ encoder.encode([r["title"] for r in seeds]).T
+    found = []
+    for row, sims in zip(rows, similarity, strict=True):
+        when = datetime.fromisoformat(row["crawled_at"])
+        for sim, seed in zip(sims, seeds, strict=True):
+            close = abs(datetime.fromisoformat(seed["crawled_at"]) - when) <= DEFAULT_WINDOW
+            if sim >= DEFAULT_COSINE and close and seed["url"] != row["url"]:
+                found += [row, seed]
+    return found
+
+
 def main() -> None:
     headlines = FIXTURES / "headlines"
     dev = {json.loads(line)["title"] for line in (headlines / "dev-labelled.jsonl").open(encoding="utf-8")}
     rows = [json.loads(line) for line in (headlines / "semiconductor-headlines-2026-01-to-04.jsonl").open()]
     chosen = [r for r in rows if r["title"] not in dev][::OTHER_STEP]
     chosen += [r for r in rows if r["title"] in dev][::DEV_STEP]
+    chosen += _near_duplicates([r for r in rows if r["title"] in dev], rows)
+    chosen = list({r["url"]: r for r in chosen}.values())
     chosen.sort(key=lambda r: r["crawled_at"])
     groups: dict[str, list[str]] = defaultdict(list)
     for row in chosen:

@@ -132,6 +132,8 @@ def test_calibrated_topic_thresholds_keep_the_target_precision_on_their_own_stor
     run = SeedRun("seed", prior_model(TOPICS), relevance, topics, [0.5] * 150, np.zeros((150, 1)), False)
     shared, proposals = propose_thresholds(run, labels, {"chips": 0.5, "telecom": 0.5}, target, min_support=25)
     for proposal in proposals:
+        if shared is not None:
+            assert proposal.proposed >= round(min(max(shared, 0.01), 0.99), 3)
         if proposal.own:
             rows = [i for i, t in enumerate(topics) if t == proposal.topic_id]
             found = metrics([labels[i] for i in rows], [relevance[i] for i in rows], proposal.proposed - 5e-4)
