@@ -10,7 +10,7 @@ export DO_NOT_TRACK ?= 1
 # Prefect's temporary API server can take longer than its 20 s default to start cold on 2 busy cores
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
-.PHONY: setup run test test-fast test-hostile lint format bench kafka-up kafka-down clean
+.PHONY: setup run test test-fast test-hostile lint format bench bench-encoders kafka-up kafka-down clean
 
 $(STAMP): pyproject.toml uv.lock
 	@test -x $(UV) || { python3 -m venv $(VENV) && $(BIN)/pip install -q "uv==$(UV_VERSION)"; }
@@ -40,6 +40,9 @@ test-fast: setup  ## unit and property tests only
 
 test-hostile: setup  ## the hostile-server suite alone, with its figures, in a loopback-only network namespace
 	unshare --net $(if $(filter 0,$(shell id -u)),,--map-root-user) sh -c 'ip link set lo up && exec $(BIN)/pytest tests/netns -s -p no:cacheprovider'
+
+bench-encoders: setup  ## encoder backends: speed, cosine and alert agreement against torch fp32
+	$(BIN)/python scripts/bench_encoders.py
 
 bench: setup  ## benchmarks: print ratios measured in one run
 	$(BIN)/python scripts/bench_fetch.py
