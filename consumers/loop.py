@@ -1,25 +1,44 @@
-"""The shared consumer loop: a consumer group, offsets committed only after the handler succeeded, a stop on
-``--max``, on an idle timeout or on SIGTERM/SIGINT (finishing the record in hand, then committing).
+"""The shared consumer loop every consumer runs on.
+
+One consumer group per consumer; ``auto_offset_reset`` set explicitly; an offset is committed only after the
+handler succeeded. Each record is decoded and validated against the match schema first: a record that cannot
+be (a poison message) goes to the DLQ topic with the reason and is committed past, so one bad record never
+blocks a partition. A handler that fails is retried with backoff, then its record goes to the DLQ too.
+Handled message ids are kept in a small SQLite file per consumer group, so a record redelivered after a crash
+or a rebalance — Kafka's at-least-once — is skipped, across restarts. SIGTERM or SIGINT stops the loop after
+the record in hand, with its offset committed.
 """
 
 from __future__ import annotations
 
+import json
 import signal
+import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
-__all__ = ["ConsumeOptions", "consume"]
+__all__ = ["ConsumeOptions", "HandledLog", "PoisonMessageError", "consume", "decode_alert"]
 
-Handler = Callable[[Any], None]
+Handler = Callable[[dict[str, Any]], object]  # whatever it returns is ignored
+DeadHandler = Callable[[Any, str], None]
+
+
+class PoisonMessageError(ValueError):
+    """A record no retry can fix: not JSON, not a match message, or refused by a handler for good."""
 
 
 @dataclass(frozen=True, slots=True)
 class ConsumeOptions:
-    """How long and from where to read. ``idle_timeout`` counts from the group join or the last record."""
+    """How long and from where to read. ``idle_timeout`` counts from the group join or the last record.
+
+    ``handled_log`` (a SQLite path) enables de-duplication by message id across restarts; ``dlq_topic``
+    receives poison records; a failing handler is tried ``attempts`` times, ``backoff`` seconds doubling."""
 
     bootstrap: str
     topic: str
@@ -28,6 +47,55 @@ class ConsumeOptions:
     max_messages: int | None = None
     idle_timeout: float | None = None
     poll_ms: int = 500
+    handled_log: Path | None = None
+    dlq_topic: str | None = None
+    attempts: int = 5
+    backoff: float = 0.5
+
+
+class HandledLog:
+    """Message ids a consumer group has handled, in SQLite: survives restarts, shared by a group's processes."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        with self._connect() as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS handled (message_id TEXT PRIMARY KEY, handled_at REAL NOT NULL)")
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.path, timeout=30)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            with conn:
+                yield conn
+        finally:
+            conn.close()
+
+    def seen(self, message_id: str) -> bool:
+        with self._connect() as conn:
+            return conn.execute("SELECT 1 FROM handled WHERE message_id = ?", (message_id,)).fetchone() is not None
+
+    def add(self, message_id: str) -> None:
+        with self._connect() as conn:
+            conn.execute("INSERT OR IGNORE INTO handled VALUES (?, ?)", (message_id, time.time()))
+
+
+def decode_alert(value: bytes) -> dict[str, Any]:
+    """A record's value as a validated ``newsmon.match/1`` message, or PoisonMessageError saying why not."""
+    from jsonschema import ValidationError
+
+    from newsmon.messages import match_schema_validator
+
+    try:
+        message = json.loads(value)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise PoisonMessageError(f"not JSON: {exc}") from exc
+    try:
+        match_schema_validator().validate(message)
+    except ValidationError as exc:
+        raise PoisonMessageError(f"not a newsmon.match/1 message: {exc.message} at {list(exc.absolute_path)}") from exc
+    return dict(message)
 
 
 class _StopFlag:
@@ -48,8 +116,81 @@ def _install(flag: _StopFlag) -> dict[int, Any]:
     return previous
 
 
-def consume(options: ConsumeOptions, handle: Handler) -> int:
-    """Feed each record to ``handle`` and commit its offset after the handler returned; returns records handled."""
+class _Processor:
+    """What happens to one record: decode, skip if handled, handle with retries, or dead-letter."""
+
+    def __init__(self, options: ConsumeOptions, handle: Handler, flag: _StopFlag, on_dead: DeadHandler | None) -> None:
+        self.options = options
+        self.handle = handle
+        self.on_dead = on_dead
+        self.flag = flag
+        self.log = HandledLog(options.handled_log) if options.handled_log else None
+        self.dlq: Any = None
+        self.skipped = 0
+        self.dead = 0
+
+    def process(self, record: Any) -> bool:
+        """True when the record was handled now (not a duplicate, not dead-lettered)."""
+        try:
+            message = decode_alert(record.value)
+        except PoisonMessageError as exc:
+            self._dead_letter(record, str(exc))
+            return False
+        message_id = str(message["message_id"])
+        if self.log and self.log.seen(message_id):
+            self.skipped += 1
+            return False
+        error = self._handle_with_retries(message)
+        if error is not None:
+            self._dead_letter(record, error)
+            return False
+        if self.log:
+            self.log.add(message_id)
+        return True
+
+    def _handle_with_retries(self, message: dict[str, Any]) -> str | None:
+        delay = self.options.backoff
+        for attempt in range(1, self.options.attempts + 1):
+            try:
+                self.handle(message)
+                return None
+            except PoisonMessageError as exc:
+                return f"handler refused it: {exc}"
+            except Exception as exc:  # a handler's failure must not kill the loop: retry, then dead-letter
+                if attempt == self.options.attempts or self.flag.stopped:
+                    return f"handler failed {attempt} times: {type(exc).__name__}: {exc}"
+                time.sleep(delay)
+                delay *= 2
+        return "no attempt made"
+
+    def _dead_letter(self, record: Any, reason: str) -> None:
+        """Publish the record to the DLQ with the reason (acknowledged before we move past it)."""
+        self.dead += 1
+        if self.on_dead is not None:
+            self.on_dead(record, reason)
+        if not self.options.dlq_topic:
+            return
+        if self.dlq is None:
+            from kafka import KafkaProducer
+
+            self.dlq = KafkaProducer(
+                bootstrap_servers=self.options.bootstrap, acks="all", enable_idempotence=True, client_id="newsmon-dlq"
+            )
+        headers = [
+            ("reason", reason[:1000].encode()),
+            ("consumer_group", self.options.group.encode()),
+            ("source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
+        ]
+        self.dlq.send(self.options.dlq_topic, key=record.key, value=record.value, headers=headers).get(timeout=30)
+
+    def close(self) -> None:
+        if self.dlq is not None:
+            self.dlq.close(timeout=5)
+
+
+def consume(options: ConsumeOptions, handle: Handler, on_dead: DeadHandler | None = None) -> int:
+    """Feed each valid, not yet handled alert to ``handle`` and commit its offset after; returns alerts handled.
+    ``on_dead`` hears of each record sent to the DLQ (record, reason)."""
     from kafka import KafkaConsumer, TopicPartition
     from kafka.structs import OffsetAndMetadata
 
@@ -63,6 +204,7 @@ def consume(options: ConsumeOptions, handle: Handler) -> int:
     )
     flag = _StopFlag()
     previous = _install(flag)
+    processor = _Processor(options, handle, flag, on_dead)
     handled = 0
     last_activity: float | None = None
     try:
@@ -73,8 +215,7 @@ def consume(options: ConsumeOptions, handle: Handler) -> int:
                 last_activity = now
             for partition_records in batches.values():
                 for record in partition_records:
-                    handle(record)
-                    handled += 1
+                    handled += processor.process(record)
                     tp = TopicPartition(record.topic, record.partition)
                     consumer.commit({tp: OffsetAndMetadata(record.offset + 1, "", -1)})
                     last_activity = time.monotonic()
@@ -86,5 +227,6 @@ def consume(options: ConsumeOptions, handle: Handler) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        processor.close()
         consumer.close()
     return handled

@@ -48,14 +48,14 @@ def tail(options: ConsumeOptions, as_json: bool = False, console: Console | None
     """Print alerts until ``--max``, the idle timeout or Ctrl-C; returns how many were printed."""
     out = console or Console(highlight=False, soft_wrap=True)
 
-    def handle(record: Any) -> None:
-        if as_json:
-            sys.stdout.write(record.value.decode("utf-8") + "\n")
+    def handle(message: dict[str, Any]) -> None:
+        if as_json:  # the same bytes the producer wrote: compact, key order kept
+            sys.stdout.write(json.dumps(message, ensure_ascii=False, separators=(",", ":")) + "\n")
             sys.stdout.flush()
             return
-        try:
-            out.print(render_alert(json.loads(record.value)))
-        except (ValueError, KeyError, TypeError) as exc:
-            out.print(f"[red]unreadable message at offset {record.offset}: {escape(str(exc))}[/]")
+        out.print(render_alert(message))
 
-    return consume(options, handle)
+    def unreadable(record: Any, reason: str) -> None:
+        out.print(f"[red]skipped the record at {record.topic}/{record.partition}/{record.offset}: {escape(reason)}[/]")
+
+    return consume(options, handle, on_dead=unreadable)

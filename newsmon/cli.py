@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from consumers.commands import archive_app, consume_app
 from newsmon.config import Settings, load_settings
 from newsmon.errors import NewsmonError
 
@@ -41,6 +42,8 @@ feeds_app = typer.Typer(help="The feeds being watched and their health.", no_arg
 app.add_typer(seeds_app, name="seeds")
 app.add_typer(kafka_app, name="kafka")
 app.add_typer(feeds_app, name="feeds")
+app.add_typer(consume_app, name="consume")
+app.add_typer(archive_app, name="archive")
 
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)

@@ -14,14 +14,19 @@ COMPOSE = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
 NEWSMON = str(Path(shutil.which("newsmon") or PROJECT_ROOT / ".venv/bin/newsmon"))
 
 
-def test_the_stack_has_kafka_prefect_postgres_worker_and_consumer() -> None:
+CONSUMERS = ("newsmon-tail", "newsmon-archive", "newsmon-digest", "newsmon-webhook")
+
+
+def test_the_stack_has_kafka_prefect_postgres_worker_and_consumers() -> None:
     services = COMPOSE["services"]
-    assert {"kafka", "postgres", "prefect-server", "newsmon-worker", "newsmon-tail"} <= set(services)
+    assert {"kafka", "postgres", "prefect-server", "newsmon-worker", *CONSUMERS} <= set(services)
     assert services["kafka"]["image"].startswith("apache/kafka:4.")
     assert "KAFKA_PROCESS_ROLES" in services["kafka"]["environment"]  # KRaft, no ZooKeeper
     assert "postgresql" in services["prefect-server"]["environment"]["PREFECT_API_DATABASE_CONNECTION_URL"]
-    for name in ("newsmon-worker", "newsmon-tail"):
+    for name in ("newsmon-worker", *CONSUMERS):
         assert services[name]["environment"]["NEWSMON_KAFKA_BOOTSTRAP"] == "kafka:9092"
+    for name in CONSUMERS:
+        assert services[name]["command"][1:3] == ["consume", name.removeprefix("newsmon-")]
 
 
 def _help(command: list[str]) -> subprocess.CompletedProcess[str]:

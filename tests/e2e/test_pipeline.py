@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 import yaml
 
-from consumers.loop import ConsumeOptions, consume
 from flows.monitor import monitor_cycle
 from models.duplicates import group_near_duplicates
 from models.encoder import load_encoder
@@ -27,6 +26,8 @@ from newsmon.local_kafka import LocalKafka
 from newsmon.messages import match_schema_validator
 from newsmon.parse import parse_feed
 from newsmon.pipeline import DEMO_FEEDS_DIR
+
+from ..kafka_records import read_records
 
 pytestmark = pytest.mark.e2e
 
@@ -47,9 +48,7 @@ def _expected_story_ids() -> set[str]:
 
 
 def _read(bootstrap: str, topic: str, group: str) -> list[Any]:
-    records: list[Any] = []
-    consume(ConsumeOptions(bootstrap, topic, group, from_beginning=True, idle_timeout=5), records.append)
-    return records
+    return read_records(bootstrap, topic, idle=5, group=group)
 
 
 def test_feeds_to_kafka_to_consumer_exactly_once_per_story(kafka_broker: LocalKafka, tmp_path: Path) -> None:

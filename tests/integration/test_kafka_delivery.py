@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from consumers.loop import ConsumeOptions, consume
 from newsmon.kafka_io import ensure_topics
 from newsmon.local_kafka import LocalKafka
 from newsmon.pipeline import deliver
 from newsmon.state import OutboxMessage, StateStore
 
 from ..conftest import free_port, kafka_cache_dir
+from ..kafka_records import read_records
 
 pytestmark = pytest.mark.integration
 
@@ -37,12 +37,7 @@ def _messages(topic: str, n: int) -> list[OutboxMessage]:
 
 
 def _read_all(bootstrap: str, topic: str, idle: float = 4.0) -> list[Any]:
-    records: list[Any] = []
-    consume(
-        ConsumeOptions(bootstrap, topic, f"g-{uuid.uuid4().hex[:6]}", from_beginning=True, idle_timeout=idle),
-        records.append,
-    )
-    return records
+    return read_records(bootstrap, topic, idle)
 
 
 def test_outbox_is_delivered_once_with_keys_and_headers(

@@ -1,0 +1,155 @@
+"""The consumers' own parts, without a broker: decoding, the handled log, webhook, digest and archive."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from consumers.archive import Archive
+from consumers.digest import Digest, period_of
+from consumers.loop import HandledLog, PoisonMessageError, decode_alert
+from consumers.webhook import RateLimiter, WebhookTarget, post_alert, slack_text
+
+from .alerts import alert, with_story
+
+
+def test_decoding_accepts_valid_alerts_and_names_what_is_wrong_with_others() -> None:
+    message = alert(1)
+    assert decode_alert(json.dumps(message).encode()) == message
+    with pytest.raises(PoisonMessageError, match="not JSON"):
+        decode_alert(b"\xff{")
+    with pytest.raises(PoisonMessageError, match=r"not a newsmon\.match/1 message"):
+        decode_alert(json.dumps({**message, "score": "high"}).encode())
+
+
+def test_the_handled_log_survives_reopening(tmp_path: Path) -> None:
+    HandledLog(tmp_path / "g.sqlite3").add("a:seed")
+    reopened = HandledLog(tmp_path / "g.sqlite3")
+    assert reopened.seen("a:seed") and not reopened.seen("b:seed")
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    """Answers from a script of statuses (then 200), recording each request."""
+
+    script: ClassVar[list[int]] = []
+    seen: ClassVar[list[tuple[dict[str, str], Any]]] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).seen.append((dict(self.headers), body))
+        status = type(self).script.pop(0) if type(self).script else 200
+        self.send_response(status)
+        if status == 503:
+            self.send_header("Retry-After", "0")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *_args: object) -> None:
+        return
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, type[_Receiver]]]:
+    handler = type("Receiver", (_Receiver,), {"script": [], "seen": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", handler
+    finally:
+        server.shutdown()
+
+
+def test_webhook_retries_transient_failures_with_the_same_idempotency_key(receiver: Any) -> None:
+    url, handler = receiver
+    handler.script = [503, 500]
+    sleeps: list[float] = []
+    with httpx.Client() as client:
+        status = post_alert(client, WebhookTarget(url, backoff=0.01), alert(1), sleep=sleeps.append)
+    assert status == 200 and len(handler.seen) == 3 and len(sleeps) == 2
+    keys = {headers["Idempotency-Key"] for headers, _ in handler.seen}
+    assert keys == {alert(1)["message_id"]} and handler.seen[-1][1] == alert(1)
+
+
+def test_webhook_gives_up_on_a_permanent_refusal_and_after_its_attempts(receiver: Any) -> None:
+    url, handler = receiver
+    handler.script = [400]
+    with httpx.Client() as client, pytest.raises(PoisonMessageError, match="HTTP 400"):
+        post_alert(client, WebhookTarget(url), alert(1), sleep=lambda _s: None)
+    handler.script = [503, 503, 503]
+    with httpx.Client() as client, pytest.raises(httpx.HTTPStatusError):
+        post_alert(client, WebhookTarget(url, attempts=3), alert(1), sleep=lambda _s: None)
+    assert len(handler.seen) == 4
+
+
+def test_slack_mode_sends_readable_text_with_the_link_and_evidence(receiver: Any) -> None:
+    url, handler = receiver
+    copy = alert(3)["story"]
+    message = {**alert(2), "duplicates": [{k: copy[k] for k in ("id", "title", "url", "source", "feed")}]}
+    with httpx.Client() as client:
+        post_alert(client, WebhookTarget(url, mode="slack"), message, sleep=lambda _s: None)
+    ((_, body),) = handler.seen
+    assert set(body) == {"text"} and body["text"] == slack_text(message)
+    assert "<https://news.test/2|Headline number 2>" in body["text"] and "_also from:_ Outlet 0" in body["text"]
+
+
+def test_the_rate_limiter_spaces_requests_to_the_rate() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    limiter = RateLimiter(per_second=2.0, clock=lambda: now[0], sleep=sleep)
+    for _ in range(5):
+        limiter.wait()
+    assert slept == pytest.approx([0.5, 0.5, 0.5, 0.5])  # a burst of one, then one every half second
+    now[0] += 10
+    limiter.wait()
+    assert len(slept) == 4  # after a quiet spell the bucket is full again
+
+
+def test_the_archive_keeps_one_row_per_message_and_answers_queries(tmp_path: Path) -> None:
+    archive = Archive(tmp_path / "alerts.sqlite3")
+    assert archive.add(alert(1)) and not archive.add(alert(1))  # a redelivery adds nothing
+    archive.add(alert(2, topic=1, hours=30))
+    archive.add(with_story(alert(3, hours=50), title="Samsung halts China fab upgrade"))
+    assert archive.count() == 3
+    assert [a.title for a in archive.query(topic="us-export-controls")] == ["Headline number 2"]
+    assert [a.title for a in archive.query(text="China fab")] == ["Samsung halts China fab upgrade"]
+    assert [a.message_id for a in archive.query(since="2026-03-06")] == [alert(3)["message_id"], alert(2)["message_id"]]
+    assert len(archive.query(limit=1)) == 1
+
+
+def test_the_digest_groups_by_seed_and_topic_and_never_repeats_a_line(tmp_path: Path) -> None:
+    digest = Digest(tmp_path / "digests", "day")
+    for message in (alert(1, relevance=0.8), alert(2, topic=1), alert(3, relevance=0.95), alert(1, relevance=0.8)):
+        path = digest.add(message)
+    assert path == tmp_path / "digests" / "digest-2026-03-05.md"
+    text = path.read_text()
+    assert text.count("Headline number 1") == 1 and "3 alert(s)." in text
+    korean, export = text.index("### Korean memory chipmakers and China"), text.index("### US export controls")
+    assert korean < text.index("Headline number 3") < text.index("Headline number 1") < export  # by relevance
+    html = path.with_suffix(".html").read_text()
+    assert '<a href="https://news.test/2">Headline number 2</a>' in html
+    digest.add(alert(4, hours=24))
+    assert (tmp_path / "digests" / "digest-2026-03-06.md").exists()
+    assert not list((tmp_path / "digests").glob("*.partial"))
+
+
+@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)))
+def test_periods_contain_their_moment(moment: Any) -> None:
+    stamp = moment.isoformat()
+    assert stamp.startswith(period_of(stamp, "day")) and stamp.startswith(period_of(stamp, "hour"))
+    year, week, _ = moment.isocalendar()
+    assert period_of(stamp, "week") == f"{year}-W{week:02d}"
