@@ -69,7 +69,7 @@ def _report(name: str, count: int) -> None:
 
 
 @consume_app.command("tail")
-def consume_tail(
+def _consume_tail(
     config: ConfigOption = None,
     group: GroupOption = None,
     from_beginning: Annotated[bool, typer.Option("--from-beginning", help="Start at the oldest alert.")] = False,
@@ -92,7 +92,7 @@ def consume_tail(
 
 
 @consume_app.command("webhook")
-def consume_webhook(
+def _consume_webhook(
     url: Annotated[str, typer.Argument(help="Where to POST each alert.", envvar="NEWSMON_WEBHOOK_URL")],
     config: ConfigOption = None,
     group: GroupOption = None,
@@ -123,7 +123,7 @@ def consume_webhook(
 
 
 @consume_app.command("digest")
-def consume_digest(
+def _consume_digest(
     config: ConfigOption = None,
     group: GroupOption = None,
     folder: Annotated[Path | None, typer.Option(help="Where digests go (default: <data_dir>/digests).")] = None,
@@ -148,7 +148,7 @@ def consume_digest(
 
 
 @consume_app.command("archive")
-def consume_archive(
+def _consume_archive(
     config: ConfigOption = None,
     group: GroupOption = None,
     file: Annotated[Path | None, typer.Option(help="The archive (default: <data_dir>/alerts.sqlite3).")] = None,
@@ -170,7 +170,7 @@ def consume_archive(
 
 
 @archive_app.command("query")
-def archive_query(
+def _archive_query(
     config: ConfigOption = None,
     file: Annotated[Path | None, typer.Option(help="The archive (default: <data_dir>/alerts.sqlite3).")] = None,
     seed: Annotated[str | None, typer.Option(help="Only this seed.")] = None,

@@ -23,6 +23,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from newsmon.faults import crash_point
+
 __all__ = ["ConsumeOptions", "HandledLog", "PoisonMessageError", "consume", "decode_alert"]
 
 Handler = Callable[[dict[str, Any]], object]  # whatever it returns is ignored
@@ -144,8 +146,10 @@ class _Processor:
         if error is not None:
             self._dead_letter(record, error)
             return False
+        crash_point("consumer-handled")
         if self.log:
             self.log.add(message_id)
+        crash_point("consumer-logged")
         return True
 
     def _handle_with_retries(self, message: dict[str, Any]) -> str | None:

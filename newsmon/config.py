@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     topic_dlq: str = "newsmon.dlq"
     topic_partitions: int = Field(default=3, ge=1)
     topic_replication: int = Field(default=1, ge=1)
+    topic_min_insync_replicas: int = Field(default=1, ge=1)  # acks=all waits for this many replicas
+    topic_per_seed_topic: bool = False  # also route each match to <topic_matches>.<seed topic id>
     delivery_timeout_seconds: float = Field(default=30.0, gt=0)
 
     # Fetching
@@ -116,6 +118,15 @@ class Settings(BaseSettings):
             value = [v for v in value.split(",") if v.strip()]
         NetworkPolicy.from_cidrs(value)
         return tuple(v.strip() for v in value)
+
+    @model_validator(mode="after")
+    def _replicas_fit(self) -> Settings:
+        if self.topic_min_insync_replicas > self.topic_replication:
+            raise ValueError(
+                f"topic_min_insync_replicas ({self.topic_min_insync_replicas}) cannot exceed topic_replication "
+                f"({self.topic_replication}): no write could ever be acknowledged"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

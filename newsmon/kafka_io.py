@@ -13,10 +13,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from newsmon.config import Settings
+from newsmon.faults import crash_point
 from newsmon.local_kafka import LocalKafka
 from newsmon.state import OutboxMessage, StateStore
 
-__all__ = ["DeliveryReport", "bootstrap_servers", "deliver_outbox", "ensure_topics", "local_kafka", "make_producer"]
+__all__ = [
+    "DeliveryReport",
+    "alert_topics",
+    "bootstrap_servers",
+    "deliver_outbox",
+    "ensure_topics",
+    "local_kafka",
+    "make_producer",
+]
 
 
 def local_kafka(settings: Settings) -> LocalKafka:
@@ -37,18 +46,31 @@ def bootstrap_servers(settings: Settings) -> str:
     return local_kafka(settings).start()
 
 
-def ensure_topics(bootstrap: str, settings: Settings) -> None:
-    """Create the topics newsmon writes to, if they do not exist yet."""
+def alert_topics(settings: Settings, seed_topic_ids: Sequence[str] = ()) -> list[str]:
+    """The topics newsmon writes to: matches, optional stories, DLQ, and the per-seed-topic routes if enabled."""
+    names = [t for t in (settings.topic_matches, settings.topic_stories, settings.topic_dlq) if t]
+    if settings.topic_per_seed_topic:
+        names += [f"{settings.topic_matches}.{topic_id}" for topic_id in seed_topic_ids]
+    return names
+
+
+def ensure_topics(bootstrap: str, settings: Settings, seed_topic_ids: Sequence[str] = ()) -> None:
+    """Create missing topics with the configured partitions, replication factor and min.insync.replicas (with
+    acks=all, a write is acknowledged once that many replicas have it). Existing topics are left as they are."""
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    names = [t for t in (settings.topic_matches, settings.topic_stories, settings.topic_dlq) if t]
+    names = alert_topics(settings, seed_topic_ids)
+    configs = {"min.insync.replicas": str(settings.topic_min_insync_replicas)}
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="newsmon-admin")
     try:
         missing = [n for n in names if n not in set(admin.list_topics())]
         if missing:
-            topics = [NewTopic(n, settings.topic_partitions, settings.topic_replication) for n in missing]
+            topics = [
+                NewTopic(n, settings.topic_partitions, settings.topic_replication, topic_configs=configs)
+                for n in missing
+            ]
             with contextlib.suppress(TopicAlreadyExistsError):  # another worker created it meanwhile
                 admin.create_topics(topics)
     finally:
@@ -99,6 +121,7 @@ def _send_batch(producer: Any, messages: Sequence[OutboxMessage], timeout: float
         except KafkaError as exc:
             error = f"{type(exc).__name__}: {exc}"
             break
+    crash_point("pipeline-sent")
     acked = []
     for message_id, future in futures:
         try:
@@ -121,6 +144,8 @@ def deliver_outbox(store: StateStore, producer: Any, timeout: float, batch: int 
         if not pending:
             break
         acked, error = _send_batch(producer, pending, timeout)
+        if acked:
+            crash_point("pipeline-acked")
         store.mark_sent(acked)
         done.update(acked)
         sent += len(acked)

@@ -105,17 +105,17 @@ def match_message(
     }
 
 
-def to_outbox(message: dict[str, Any], topic: str) -> OutboxMessage:
-    """The outbox row (key = story id; headers = schema, seed, topic ids) for a built message."""
+def to_outbox(message: dict[str, Any], topic: str, routed: bool = False) -> OutboxMessage:
+    """The outbox row (key = story id; headers = schema, seed, topic ids) for a built message. A ``routed`` copy
+    (the same message on a per-topic alert topic) gets its own outbox id, so both are delivered."""
     headers = (
         ("schema", MATCH_SCHEMA.encode()),
         ("seed", message["seed"]["id"].encode()),
         ("topics", ",".join(t["id"] for t in message["topics"]).encode()),
     )
     value = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return OutboxMessage(
-        message_id=message["message_id"], key=message["story"]["id"], topic=topic, value=value, headers=headers
-    )
+    outbox_id = f"{message['message_id']}>{topic}" if routed else message["message_id"]
+    return OutboxMessage(message_id=outbox_id, key=message["story"]["id"], topic=topic, value=value, headers=headers)
 
 
 @cache

@@ -19,6 +19,7 @@ from models.scoring import Scorer, SeedMatch
 from newsmon import __version__
 from newsmon.config import FeedConfig, Settings
 from newsmon.errors import FeedError
+from newsmon.faults import crash_point
 from newsmon.feedlist import configured_feeds
 from newsmon.feedserver import serve_feeds
 from newsmon.fetch import FetchLimits, FetchRequest, FetchResult, fetch_all
@@ -229,22 +230,25 @@ def record_matches(
     """In one transaction: mark the stories seen, queue one message per near-duplicate group lead (listing the
     group's other outlets), and remember the matched titles' embeddings for later cycles' grouping."""
     grouping = group_matches(store, matches, scorer, settings)
-    messages = [
-        to_outbox(
-            match_message(
-                m,
-                model=scorer.encoder.name,
-                backend=scorer.encoder.backend,
-                run_id=run_id,
-                version=__version__,
-                duplicate_group=grouping.group_of[m.story.id],
-                duplicates=grouping.members[m.story.id],
-            ),
-            settings.topic_matches,
+    built = [
+        match_message(
+            m,
+            model=scorer.encoder.name,
+            backend=scorer.encoder.backend,
+            run_id=run_id,
+            version=__version__,
+            duplicate_group=grouping.group_of[m.story.id],
+            duplicates=grouping.members[m.story.id],
         )
         for m in matches
         if grouping.leads(m.story.id)
     ]
+    messages = [to_outbox(message, settings.topic_matches) for message in built]
+    if settings.topic_per_seed_topic:  # the same message on the deciding topic's own alert topic too
+        messages += [
+            to_outbox(message, f"{settings.topic_matches}.{message['topics'][0]['id']}", routed=True)
+            for message in built
+        ]
     by_id = {m.story.id: m.story for m in matches}
     recent = [
         Recent(story_id, grouping.group_of[story_id], by_id[story_id].published, vector)
@@ -252,7 +256,14 @@ def record_matches(
     ]
     forget = datetime.now(UTC) - 2 * timedelta(hours=settings.near_duplicate_window_hours)  # bounds the table
     queued = store.record_stories(((s.id, s.feed_id) for s in stories), messages, recent, forget_before=forget)
+    crash_point("pipeline-recorded")
     return Recorded(queued, sum(1 for m in matches if not grouping.leads(m.story.id)))
+
+
+def _seed_topic_ids(settings: Settings) -> list[str]:
+    from models.topics import load_seed_topics
+
+    return [t.id for ts in load_seed_topics(settings.seeds_dir) for t in ts.topics]
 
 
 def deliver(store: StateStore, settings: Settings) -> DeliveryReport:
@@ -263,7 +274,7 @@ def deliver(store: StateStore, settings: Settings) -> DeliveryReport:
         return DeliveryReport(sent=0, failed=0)
     try:
         bootstrap = bootstrap_servers(settings)
-        ensure_topics(bootstrap, settings)
+        ensure_topics(bootstrap, settings, _seed_topic_ids(settings) if settings.topic_per_seed_topic else ())
         producer = make_producer(bootstrap, settings)
     except KafkaError as exc:
         return DeliveryReport(sent=0, failed=store.outbox_counts()[1], error=f"{type(exc).__name__}: {exc}")

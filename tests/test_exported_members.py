@@ -35,6 +35,12 @@ MODULES = [
     "models.evaluation",
     "models.relevance",
     "models.assessment",
+    "models.duplicates",
+    "newsmon.faults",
+    "consumers.archive",
+    "consumers.webhook",
+    "consumers.digest",
+    "consumers.commands",
     "consumers.loop",
     "consumers.tail",
 ]
