@@ -80,8 +80,14 @@ def run(
     from flows.monitor import monitor_cycle
 
     while True:
-        result = monitor_cycle(config_file=str(config) if config else None, due_only=due_only or not once)
-        console.print(f"[bold]{result['summary']}[/]")
+        try:
+            result = monitor_cycle(config_file=str(config) if config else None, due_only=due_only or not once)
+        except NewsmonError as exc:  # e.g. Kafka down: the matches wait in the outbox for the next cycle
+            if once:
+                raise
+            err.print(f"[red]cycle failed: {exc}[/] — the next cycle retries")
+        else:
+            console.print(f"[bold]{result['summary']}[/]")
         if once:
             return
         time.sleep(settings.poll_interval_seconds)

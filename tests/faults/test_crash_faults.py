@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
@@ -37,22 +38,20 @@ pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 def _newsmon(env: dict[str, str], *args: str, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run newsmon in its own session; after it ends, kill what it left behind (a SIGKILLed run orphans
-    Prefect's temporary API server)."""
+    Prefect's temporary API server, which also holds its output pipes: hence files, not pipes)."""
     run_env = {**env, **({"NEWSMON_CRASH_AT": crash_at} if crash_at else {})}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "newsmon", *args],
-        env=run_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        stdout, stderr = process.communicate(timeout=600)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "newsmon", *args], env=run_env, stdout=out, stderr=err, start_new_session=True
+        )
+        try:
+            returncode = process.wait(timeout=600)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(process.args, returncode, out.read(), err.read())
 
 
 @pytest.fixture
