@@ -10,7 +10,7 @@ export DO_NOT_TRACK ?= 1
 # Prefect's temporary API server can take longer than its 20 s default to start cold on 2 busy cores
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
-.PHONY: setup run test test-fast test-hostile lint format bench bench-encoders kafka-up kafka-down clean
+.PHONY: setup run test test-fast test-faults test-hostile lint format bench bench-encoders kafka-up kafka-down clean
 
 $(STAMP): pyproject.toml uv.lock
 	@test -x $(UV) || { python3 -m venv $(VENV) && $(BIN)/pip install -q "uv==$(UV_VERSION)"; }
@@ -35,8 +35,11 @@ format: setup
 test: lint  ## the whole suite: unit, property, integration (real Kafka), end-to-end
 	$(BIN)/pytest
 
+test-faults: setup  ## the fault tests alone: SIGKILLs against a 3-node Kafka cluster, the pipeline and consumers
+	$(BIN)/pytest -s -m faults
+
 test-fast: setup  ## unit and property tests only
-	$(BIN)/pytest -m "not integration and not e2e and not model"
+	$(BIN)/pytest -m "not integration and not e2e and not model and not faults"
 
 test-hostile: setup  ## the hostile-server suite alone, with its figures, in a loopback-only network namespace
 	unshare --net $(if $(filter 0,$(shell id -u)),,--map-root-user) sh -c 'ip link set lo up && exec $(BIN)/pytest tests/netns -s -p no:cacheprovider'

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -17,3 +18,24 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
     kafka.start(timeout=240)
     yield kafka
     kafka.stop(kill=True)
+
+
+FIGURES: list[str] = []
+
+
+@pytest.fixture
+def report() -> Callable[[str], None]:
+    """Record a measured figure; all of them are printed at the end of the run (make test shows them)."""
+
+    def add(line: str) -> None:
+        print(line)
+        FIGURES.append(line.strip())
+
+    return add
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if FIGURES:
+        terminalreporter.section("fault test figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)

@@ -11,6 +11,7 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,9 @@ def _leader(bootstrap: str, topic: str, partition: int = 0) -> int:
     return next(int(p["leader_id"]) for p in described["partitions"] if p["partition_index"] == partition)
 
 
-def test_leader_sigkill_during_10k_publishes_loses_nothing(cluster: LocalKafka, tmp_path: Path) -> None:
+def test_leader_sigkill_during_10k_publishes_loses_nothing(
+    cluster: LocalKafka, tmp_path: Path, report: Callable[[str], None]
+) -> None:
     topic = f"fault-matches-{uuid.uuid4().hex[:6]}"
     settings = load_settings(
         data_dir=tmp_path / "data",
@@ -84,8 +87,8 @@ def test_leader_sigkill_during_10k_publishes_loses_nothing(cluster: LocalKafka, 
     records = read_records(cluster.bootstrap, topic, idle=6)
     ids = [json.loads(r.value)["story"]["id"] for r in records]
     distinct = set(ids)
-    print(
-        f"\n[leader SIGKILL] node {victim.node_id} killed after {killed_at - started:.1f} s, restarted 5 s later; "
+    report(
+        f"[leader SIGKILL] node {victim.node_id} killed after {killed_at - started:.1f} s, restarted 5 s later; "
         f"{TOTAL} matches: consumed {len(records)} records, {len(distinct)} distinct, lost {TOTAL - len(distinct)}, "
         f"raw duplicates {len(records) - len(distinct)}; delivery took {finished - started:.1f} s; "
         f"delivery errors seen and retried: {len(errors)}"

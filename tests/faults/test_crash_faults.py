@@ -17,7 +17,7 @@ import sys
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -78,7 +78,7 @@ def feeds() -> Iterator[FeedServer]:
 
 @pytest.mark.parametrize("point", ["pipeline-recorded", "pipeline-sent", "pipeline-acked"])
 def test_pipeline_sigkill_then_restart_delivers_each_match_once_after_dedup(
-    point: str, env: dict[str, str], feeds: FeedServer, tmp_path: Path
+    point: str, env: dict[str, str], feeds: FeedServer, tmp_path: Path, report: Callable[[str], None]
 ) -> None:
     config = tmp_path / "newsmon.yaml"
     feed = "google-news-semiconductors-2026-03.xml"
@@ -95,8 +95,8 @@ def test_pipeline_sigkill_then_restart_delivers_each_match_once_after_dedup(
     assert archived.returncode == 0, archived.stderr[-2000:]
     archive = Archive(Path(env["NEWSMON_DATA_DIR"]) / "alerts.sqlite3")
     distinct = {json.loads(r.value)["message_id"] for r in raw}
-    print(
-        f"\n[{point}] {len(raw)} records, {len(distinct)} distinct matches, raw duplicates {len(raw) - len(distinct)}, "
+    report(
+        f"[{point}] {len(raw)} records, {len(distinct)} distinct matches, raw duplicates {len(raw) - len(distinct)}, "
         f"after consumer de-dup {archive.count()}"
     )
     assert len(distinct) >= 3 and archive.count() == len(distinct)
@@ -141,7 +141,7 @@ def _publish(bootstrap: str, topic: str, count: int) -> None:
 
 @pytest.mark.parametrize("point", ["consumer-handled", "consumer-logged"])
 def test_consumer_sigkill_before_commit_redelivers_and_the_effect_happens_once(
-    point: str, env: dict[str, str], receiver: Any
+    point: str, env: dict[str, str], receiver: Any, report: Callable[[str], None]
 ) -> None:
     url, handler = receiver
     _publish(env["NEWSMON_KAFKA_BOOTSTRAP"], env["NEWSMON_TOPIC_MATCHES"], 5)
@@ -162,5 +162,5 @@ def test_consumer_sigkill_before_commit_redelivers_and_the_effect_happens_once(
     expected = sorted(alert(n)["message_id"] for n in range(5))
     assert sorted(set(handler.keys)) == expected  # once per alert, for a receiver honouring Idempotency-Key
     raw_repeats = len(handler.keys) - len(expected)
-    print(f"\n[{point}] webhook POSTs {len(handler.keys)} for 5 alerts (repeats {raw_repeats}, same Idempotency-Key)")
+    report(f"[{point}] webhook POSTs {len(handler.keys)} for 5 alerts (repeats {raw_repeats}, same Idempotency-Key)")
     assert raw_repeats == (1 if point == "consumer-handled" else 0)

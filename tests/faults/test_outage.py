@@ -71,7 +71,9 @@ def _tree_rss_mib(pid: int) -> float:
     return total / 1024
 
 
-def test_all_brokers_down_for_two_minutes_loses_nothing(cluster: LocalKafka, tmp_path: Path) -> None:
+def test_all_brokers_down_for_two_minutes_loses_nothing(
+    cluster: LocalKafka, tmp_path: Path, report: Callable[[str], None]
+) -> None:
     headlines = _core_headlines()
     feeds = tmp_path / "feeds"
     feeds.mkdir()
@@ -127,8 +129,8 @@ def test_all_brokers_down_for_two_minutes_loses_nothing(cluster: LocalKafka, tmp
         sent, pending = store.outbox_counts()
         records = read_records(cluster.bootstrap, topic, idle=6)
         distinct = {json.loads(r.value)["message_id"] for r in records}
-        print(
-            f"\n[outage {OUTAGE:.0f} s] {waiting} matches waited in the outbox; {sent} matches in all, {len(distinct)} "
+        report(
+            f"[outage {OUTAGE:.0f} s] {waiting} matches waited in the outbox; {sent} matches in all, {len(distinct)} "
             f"on the topic ({len(records) - len(distinct)} raw duplicates), lost {sent - len(distinct)}; delivered "
             f"{recovered:.1f} s after the brokers answered; pipeline memory {before_outage:.0f} MiB before, peak "
             f"{peak:.0f} MiB during the outage"
