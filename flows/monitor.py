@@ -36,7 +36,7 @@ def parse_task(
     store: StateStore, results: list[FetchResult], feeds: tuple[FeedConfig, ...], settings: Settings
 ) -> tuple[list[Story], list[pipeline.FeedOutcome]]:
     stories, outcomes = pipeline.parse_results(results, settings.parse_timeout_seconds)
-    pipeline.record_outcomes(store, results, outcomes, feeds)
+    pipeline.record_outcomes(store, results, outcomes, feeds, settings.topic_dlq)
     return stories, outcomes
 
 

@@ -6,6 +6,7 @@ validate every produced message against that file.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -16,12 +17,24 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from models.scoring import SeedMatch, TopicScore
+from newsmon.config import FeedConfig
+from newsmon.normalise import RejectedEntry
 from newsmon.state import OutboxMessage
 from newsmon.story import Story
 
-__all__ = ["MATCH_SCHEMA", "match_message", "match_schema_validator", "story_json", "to_outbox"]
+__all__ = [
+    "DLQ_SCHEMA",
+    "MATCH_SCHEMA",
+    "dead_letter",
+    "dlq_schema_validator",
+    "match_message",
+    "match_schema_validator",
+    "story_json",
+    "to_outbox",
+]
 
 MATCH_SCHEMA = "newsmon.match/1"
+DLQ_SCHEMA = "newsmon.dlq/1"
 
 
 def _utc(moment: datetime) -> str:
@@ -118,8 +131,39 @@ def to_outbox(message: dict[str, Any], topic: str, routed: bool = False) -> Outb
     return OutboxMessage(message_id=outbox_id, key=message["story"]["id"], topic=topic, value=value, headers=headers)
 
 
+def dead_letter(feed: FeedConfig, document_url: str, entry: RejectedEntry, topic: str) -> OutboxMessage:
+    """The DLQ record for a feed entry no story could be made of (key = feed id). Its outbox id hashes the feed
+    and the entry, so a bad entry that stays in a feed is dead-lettered once, not every cycle."""
+    message = {
+        "schema": DLQ_SCHEMA,
+        "stage": "normalise",
+        "reason": entry.reason,
+        "feed": {"id": feed.id, "name": feed.name, "url": document_url},
+        "entry": {"title": entry.title, "link": entry.link, "guid": entry.guid},
+        "produced_at": _utc(datetime.now(UTC)),
+    }
+    identity = json.dumps([feed.id, message["entry"], entry.reason]).encode()
+    return OutboxMessage(
+        message_id=f"dlq:{hashlib.sha256(identity).hexdigest()[:32]}",
+        key=feed.id,
+        topic=topic,
+        value=json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+        headers=(("schema", DLQ_SCHEMA.encode()), ("reason", entry.reason.encode()[:1000])),
+    )
+
+
+def _validator(name: str) -> Draft202012Validator:
+    text = resources.files("newsmon.schemas").joinpath(name).read_text(encoding="utf-8")
+    return Draft202012Validator(json.loads(text))
+
+
 @cache
 def match_schema_validator() -> Draft202012Validator:
     """A validator for the committed ``match.schema.json``."""
-    text = resources.files("newsmon.schemas").joinpath("match.schema.json").read_text(encoding="utf-8")
-    return Draft202012Validator(json.loads(text))
+    return _validator("match.schema.json")
+
+
+@cache
+def dlq_schema_validator() -> Draft202012Validator:
+    """A validator for the committed ``dlq.schema.json`` (what the pipeline dead-letters)."""
+    return _validator("dlq.schema.json")

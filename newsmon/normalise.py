@@ -17,7 +17,7 @@ from typing import Any
 
 from newsmon.story import Story, story_id
 
-__all__ = ["FeedMeta", "entry_to_story", "html_to_text", "split_publisher"]
+__all__ = ["FeedMeta", "RejectedEntry", "entry_to_story", "html_to_text", "read_entry", "split_publisher"]
 
 _SPACE = re.compile(r"\s+")
 _BLOCK_TAGS = frozenset({"p", "br", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote"})
@@ -122,8 +122,24 @@ def _declared_language(entry: Mapping[str, Any], meta: FeedMeta) -> str | None:
     return meta.language
 
 
+@dataclass(frozen=True, slots=True)
+class RejectedEntry:
+    """A feed entry no story can be made of, and why (it goes to the DLQ, so nothing vanishes silently)."""
+
+    reason: str
+    title: str
+    link: str
+    guid: str
+
+
 def entry_to_story(entry: Mapping[str, Any], meta: FeedMeta, fetched: datetime) -> Story | None:
     """A Story from one feed entry, or None when the entry has neither a title nor an id-able link/guid."""
+    found = read_entry(entry, meta, fetched)
+    return found if isinstance(found, Story) else None
+
+
+def read_entry(entry: Mapping[str, Any], meta: FeedMeta, fetched: datetime) -> Story | RejectedEntry:
+    """A Story from one feed entry, or the reason it cannot become one."""
     from newsmon.language import detect_language  # loads a model: only where stories are made
 
     raw_title = html_to_text(str(entry.get("title") or ""), limit=500)
@@ -137,11 +153,11 @@ def entry_to_story(entry: Mapping[str, Any], meta: FeedMeta, fetched: datetime) 
     if not title:
         title = summary[:120]
     if not title:
-        return None
+        return RejectedEntry("the entry has neither a title nor a summary", "", link[:500], guid[:500])
     try:
         sid = story_id(link, guid)
-    except ValueError:
-        return None
+    except ValueError as exc:
+        return RejectedEntry(f"the entry has no usable link or guid: {exc}", title[:500], link[:500], guid[:500])
     if summary == title or summary.startswith(raw_title):
         summary = summary[len(raw_title) :].strip(" -–—|") if summary.startswith(raw_title) else ""
     return Story(

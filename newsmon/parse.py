@@ -16,7 +16,7 @@ import feedparser
 
 from newsmon.doctype import defuse_doctype
 from newsmon.errors import FeedError
-from newsmon.normalise import FeedMeta, entry_to_story
+from newsmon.normalise import FeedMeta, RejectedEntry, read_entry
 from newsmon.story import Story
 
 __all__ = ["ParsedFeed", "parse_feed"]
@@ -29,6 +29,7 @@ class ParsedFeed:
     title: str
     stories: tuple[Story, ...]
     bozo_reason: str = ""
+    rejected: tuple[RejectedEntry, ...] = ()
 
 
 def parse_feed(
@@ -56,8 +57,11 @@ def parse_feed(
         language=str(feed_info.get("language") or "") or None,
     )
     stories: dict[str, Story] = {}
+    rejected: list[RejectedEntry] = []
     for entry in parsed.entries:
-        story = entry_to_story(entry, meta, fetched)
-        if story is not None and story.id not in stories:
-            stories[story.id] = story
-    return ParsedFeed(title=meta.title, stories=tuple(stories.values()), bozo_reason=bozo_reason)
+        found = read_entry(entry, meta, fetched)
+        if isinstance(found, RejectedEntry):
+            rejected.append(found)
+        elif found.id not in stories:
+            stories[found.id] = found
+    return ParsedFeed(meta.title, tuple(stories.values()), bozo_reason, tuple(rejected))

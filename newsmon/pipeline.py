@@ -24,7 +24,8 @@ from newsmon.feedlist import configured_feeds
 from newsmon.feedserver import serve_feeds
 from newsmon.fetch import FetchLimits, FetchRequest, FetchResult, fetch_all
 from newsmon.kafka_io import DeliveryReport, bootstrap_servers, deliver_outbox, ensure_topics, make_producer
-from newsmon.messages import match_message, to_outbox
+from newsmon.messages import dead_letter, match_message, to_outbox
+from newsmon.normalise import RejectedEntry
 from newsmon.parse_pool import ParseJob, parse_all
 from newsmon.state import StateStore
 from newsmon.story import Story
@@ -61,6 +62,7 @@ class FeedOutcome:
     items: int
     error_kind: str | None = None
     error: str | None = None
+    rejected: tuple[RejectedEntry, ...] = ()
 
 
 @dataclass(slots=True)
@@ -149,17 +151,32 @@ def parse_results(results: Sequence[FetchResult], timeout: float = 10.0) -> tupl
             outcomes.append(FeedOutcome(result.feed_id, result.status, 0, document.kind, str(document)))
         else:
             stories.extend(document.stories)
-            outcomes.append(FeedOutcome(result.feed_id, result.status, len(document.stories)))
+            outcomes.append(
+                FeedOutcome(result.feed_id, result.status, len(document.stories), rejected=document.rejected)
+            )
     return stories, outcomes
 
 
 def record_outcomes(
-    store: StateStore, results: Sequence[FetchResult], outcomes: Sequence[FeedOutcome], feeds: Sequence[FeedConfig]
-) -> None:
-    """Feed health and conditional-GET validators for the next cycle."""
+    store: StateStore,
+    results: Sequence[FetchResult],
+    outcomes: Sequence[FeedOutcome],
+    feeds: Sequence[FeedConfig],
+    dlq_topic: str = "",
+) -> int:
+    """Feed health and conditional-GET validators for the next cycle; entries no story could be made of are
+    queued for the DLQ topic (once each: the outbox id is a hash of the feed and the entry). Returns how many."""
     by_id = {f.id: f for f in feeds}
     for result, outcome in zip(results, outcomes, strict=True):
         store.record_fetch(result, by_id[result.feed_id], outcome.items, error=outcome.error)
+    if not dlq_topic:
+        return 0
+    letters = [
+        dead_letter(by_id[result.feed_id], result.final_url or result.url, entry, dlq_topic)
+        for result, outcome in zip(results, outcomes, strict=True)
+        for entry in outcome.rejected
+    ]
+    return store.record_stories([], letters) if letters else 0
 
 
 def new_stories(store: StateStore, stories: Sequence[Story]) -> list[Story]:
