@@ -268,6 +268,17 @@ class LocalKafka:
         )
         log.close()
         node.pid_file.write_text(str(process.pid), encoding="utf-8")
+        self._wait_exec(node, process)
+
+    def _wait_exec(self, node: KafkaNode, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+        """Wait until the child has become java running kafka.Kafka: between fork and exec its /proc entry still
+        shows this Python, which a busy machine stretches long enough to look like a node that died."""
+        deadline = time.monotonic() + timeout
+        while self._pid(node) is None:
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = node.log_file.read_text(errors="replace")[-3000:] if node.log_file.exists() else ""
+                raise LocalKafkaError(f"Kafka node {node.node_id} did not start (exit {process.poll()}):\n{tail}")
+            time.sleep(0.05)
 
     def start(self, timeout: float = 120.0) -> str:
         """Start every node not yet running and wait until the cluster answers; returns the bootstrap list."""

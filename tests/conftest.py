@@ -88,9 +88,11 @@ def kafka_cache_dir() -> Path:
 def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
     """A real single-node Apache Kafka (KRaft) on 127.0.0.1, started once for the whole session."""
     broker = LocalKafka(tmp_path_factory.mktemp("kafka"), kafka_cache_dir(), port=free_port())
-    broker.start(timeout=180)
-    yield broker
-    broker.stop()
+    try:
+        broker.start(timeout=180)
+        yield broker
+    finally:  # also when start-up failed half-way
+        broker.stop()
 
 
 @pytest.fixture

@@ -15,9 +15,11 @@ from ..conftest import free_port, kafka_cache_dir
 @pytest.fixture(scope="package")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
     kafka = LocalKafka(tmp_path_factory.mktemp("cluster"), kafka_cache_dir(), port=free_port(pairs=3), nodes=3)
-    kafka.start(timeout=240)
-    yield kafka
-    kafka.stop(kill=True)
+    try:
+        kafka.start(timeout=240)
+        yield kafka
+    finally:  # also when start-up failed half-way: no node outlives the session
+        kafka.stop(kill=True)
 
 
 FIGURES: list[str] = []
