@@ -10,12 +10,11 @@ The columns are what people filter on; ``message`` holds the whole JSON for anyt
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from consumers.sqlite import transaction
 
 __all__ = ["Archive", "ArchivedAlert"]
 
@@ -58,18 +57,8 @@ class Archive:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        with self._connect() as conn:
+        with transaction(self.path) as conn:
             conn.executescript(_SCHEMA)
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=30)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            with conn:
-                yield conn
-        finally:
-            conn.close()
 
     def add(self, message: dict[str, Any]) -> bool:
         """Store one alert; False when its message id is already there."""
@@ -89,12 +78,12 @@ class Archive:
             message["duplicate_group"],
             json.dumps(message, ensure_ascii=False),
         )
-        with self._connect() as conn:
+        with transaction(self.path) as conn:
             cursor = conn.execute(f"INSERT OR IGNORE INTO alerts VALUES ({', '.join('?' * len(row))})", row)
             return cursor.rowcount == 1
 
     def count(self) -> int:
-        with self._connect() as conn:
+        with transaction(self.path) as conn:
             return int(conn.execute("SELECT COUNT(*) FROM alerts").fetchone()[0])
 
     def query(
@@ -120,6 +109,6 @@ class Archive:
             "SELECT published, seed, topic_name, relevance, title, url, source, message_id FROM alerts "
             f"{where} ORDER BY published DESC, relevance DESC LIMIT ?"
         )
-        with self._connect() as conn:
+        with transaction(self.path) as conn:
             rows = conn.execute(sql, (*params, limit)).fetchall()
         return [ArchivedAlert(*row) for row in rows]

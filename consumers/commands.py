@@ -23,7 +23,7 @@ from newsmon.config import Settings, load_settings
 if TYPE_CHECKING:
     from consumers.loop import ConsumeOptions
 
-__all__ = ["archive_app", "consume_app"]
+__all__ = ["archive_app", "consume_app", "run_tail"]
 
 consume_app = typer.Typer(
     help="Run a downstream consumer of the alerts topic: tail, webhook, digest or archive.", no_args_is_help=True
@@ -78,13 +78,25 @@ def _consume_tail(
     as_json: Annotated[bool, typer.Option("--json", help="Print each message exactly as published.")] = False,
 ) -> None:
     """Print alerts as they arrive (what 'newsmon tail' runs)."""
+    run_tail(config, group, from_beginning, max_messages, idle_timeout, as_json)
+
+
+def run_tail(
+    config: Path | None,
+    group: str | None,
+    from_beginning: bool,
+    max_messages: int | None,
+    idle_timeout: float | None,
+    as_json: bool,
+) -> None:
+    """The console consumer; without ``group`` a throwaway group, which has nothing to de-duplicate."""
     from consumers.tail import tail
 
     settings = load_settings(config)
     options = _options(
         settings, group or f"newsmon-tail-{uuid.uuid4().hex[:8]}", from_beginning, max_messages, idle_timeout
     )
-    if group is None:  # a throwaway group has nothing to de-duplicate across runs
+    if group is None:
         options = dataclasses.replace(options, handled_log=None)
     count = tail(options, as_json=as_json)
     if not as_json:

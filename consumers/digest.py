@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import html
 import os
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 from pathlib import Path
 from typing import Any, Literal
+
+from consumers.sqlite import transaction
 
 __all__ = ["PERIODS", "Digest", "DigestLine", "period_of"]
 
@@ -56,21 +55,12 @@ class Digest:
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
         self.period = period
-        with self._connect() as conn:
+        with transaction(self.folder / ".digest.sqlite3") as conn:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS lines (message_id TEXT PRIMARY KEY, period TEXT NOT NULL, seed TEXT,"
                 " seed_title TEXT, topic TEXT, relevance REAL, title TEXT, url TEXT, source TEXT, published TEXT,"
                 " others INTEGER)"
             )
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.folder / ".digest.sqlite3", timeout=30)
-        try:
-            with conn:
-                yield conn
-        finally:
-            conn.close()
 
     def add(self, message: dict[str, Any]) -> Path:
         """Record one alert in its period (by when it was produced) and re-render that period; returns the
@@ -90,12 +80,12 @@ class Digest:
             story["published"],
             len(message.get("duplicates") or []),
         )
-        with self._connect() as conn:
+        with transaction(self.folder / ".digest.sqlite3") as conn:
             conn.execute("INSERT OR IGNORE INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
         return self.render(period)
 
     def lines(self, period: str) -> list[DigestLine]:
-        with self._connect() as conn:
+        with transaction(self.folder / ".digest.sqlite3") as conn:
             rows = conn.execute(
                 "SELECT seed, seed_title, topic, relevance, title, url, source, published, others FROM lines"
                 " WHERE period = ? ORDER BY seed, topic, relevance DESC, published",

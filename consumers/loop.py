@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from consumers.sqlite import transaction
 from newsmon.faults import crash_point
 
 __all__ = ["ConsumeOptions", "HandledLog", "PoisonMessageError", "consume", "decode_alert"]
@@ -61,25 +60,15 @@ class HandledLog:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        with self._connect() as conn:
+        with transaction(self.path) as conn:
             conn.execute("CREATE TABLE IF NOT EXISTS handled (message_id TEXT PRIMARY KEY, handled_at REAL NOT NULL)")
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=30)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            with conn:
-                yield conn
-        finally:
-            conn.close()
-
     def seen(self, message_id: str) -> bool:
-        with self._connect() as conn:
+        with transaction(self.path) as conn:
             return conn.execute("SELECT 1 FROM handled WHERE message_id = ?", (message_id,)).fetchone() is not None
 
     def add(self, message_id: str) -> None:
-        with self._connect() as conn:
+        with transaction(self.path) as conn:
             conn.execute("INSERT OR IGNORE INTO handled VALUES (?, ?)", (message_id, time.time()))
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -122,25 +121,10 @@ def tail(
     as_json: Annotated[bool, typer.Option("--json", help="Print each message exactly as published.")] = False,
     group: Annotated[str | None, typer.Option(help="Consumer group (default: a new one per run).")] = None,
 ) -> None:
-    """Print alerts from the matches topic as they arrive."""
-    from consumers.loop import ConsumeOptions
-    from consumers.tail import tail as tail_alerts
-    from newsmon.kafka_io import bootstrap_servers, ensure_topics
+    """Print alerts from the matches topic as they arrive (the same as 'newsmon consume tail')."""
+    from consumers.commands import run_tail
 
-    settings = _settings(config)
-    bootstrap = bootstrap_servers(settings)
-    ensure_topics(bootstrap, settings)
-    options = ConsumeOptions(
-        bootstrap=bootstrap,
-        topic=settings.topic_matches,
-        group=group or f"newsmon-tail-{uuid.uuid4().hex[:8]}",
-        from_beginning=from_beginning,
-        max_messages=max_messages,
-        idle_timeout=idle_timeout,
-    )
-    count = tail_alerts(options, as_json=as_json)
-    if not as_json:
-        err.print(f"[dim]{count} alert(s)[/]")
+    run_tail(config, group, from_beginning, max_messages, idle_timeout, as_json)
 
 
 LabelledFile = Annotated[

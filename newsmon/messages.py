@@ -70,13 +70,9 @@ def _evidence(topic: TopicScore) -> dict[str, Any]:
 
 
 def _other_source(story: Story) -> dict[str, Any]:
-    return {
-        "id": story.id,
-        "title": story.title,
-        "url": story.url,
-        "source": story.source,
-        "feed": {"id": story.feed_id, "title": story.feed_title, "url": story.feed_url},
-    }
+    """A near-duplicate's entry in ``duplicates``: the identifying part of its story object."""
+    whole = story_json(story)
+    return {key: whole[key] for key in ("id", "title", "url", "source", "feed")}
 
 
 def match_message(

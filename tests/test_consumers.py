@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 import pytest
@@ -21,6 +19,7 @@ from consumers.loop import HandledLog, PoisonMessageError, decode_alert
 from consumers.webhook import RateLimiter, WebhookTarget, post_alert, slack_text
 
 from .alerts import alert, with_story
+from .webhook_receiver import Receiver, webhook_receiver
 
 
 def test_decoding_accepts_valid_alerts_and_names_what_is_wrong_with_others() -> None:
@@ -38,35 +37,10 @@ def test_the_handled_log_survives_reopening(tmp_path: Path) -> None:
     assert reopened.seen("a:seed") and not reopened.seen("b:seed")
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    """Answers from a script of statuses (then 200), recording each request."""
-
-    script: ClassVar[list[int]] = []
-    seen: ClassVar[list[tuple[dict[str, str], Any]]] = []
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).seen.append((dict(self.headers), body))
-        status = type(self).script.pop(0) if type(self).script else 200
-        self.send_response(status)
-        if status == 503:
-            self.send_header("Retry-After", "0")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *_args: object) -> None:
-        return
-
-
 @pytest.fixture
-def receiver() -> Iterator[tuple[str, type[_Receiver]]]:
-    handler = type("Receiver", (_Receiver,), {"script": [], "seen": []})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook", handler
-    finally:
-        server.shutdown()
+def receiver() -> Iterator[tuple[str, type[Receiver]]]:
+    with webhook_receiver() as found:
+        yield found
 
 
 def test_webhook_retries_transient_failures_with_the_same_idempotency_key(receiver: Any) -> None:

@@ -36,6 +36,7 @@ MODULES = [
     "models.relevance",
     "models.assessment",
     "models.duplicates",
+    "consumers.sqlite",
     "newsmon.faults",
     "consumers.archive",
     "consumers.webhook",

@@ -15,12 +15,10 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import uuid
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 import yaml
@@ -32,6 +30,7 @@ from newsmon.pipeline import DEMO_FEEDS_DIR
 
 from ..alerts import alert
 from ..kafka_records import read_records
+from ..webhook_receiver import Receiver, webhook_receiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -104,28 +103,10 @@ def test_pipeline_sigkill_then_restart_delivers_each_match_once_after_dedup(
         assert len(raw) == len(distinct)  # nothing had been sent before the crash
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    keys: ClassVar[list[str]] = []
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).keys.append(self.headers["Idempotency-Key"])
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *_args: object) -> None:
-        return
-
-
 @pytest.fixture
-def receiver() -> Iterator[tuple[str, type[_Receiver]]]:
-    handler = type("Receiver", (_Receiver,), {"keys": []})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook", handler
-    finally:
-        server.shutdown()
+def receiver() -> Iterator[tuple[str, type[Receiver]]]:
+    with webhook_receiver() as found:
+        yield found
 
 
 def _publish(bootstrap: str, topic: str, count: int) -> None:
@@ -160,7 +141,7 @@ def test_consumer_sigkill_before_commit_redelivers_and_the_effect_happens_once(
     digest = (data / "digests" / "digest-2026-03-05.md").read_text()
     assert "5 alert(s)." in digest and all(digest.count(f"Headline number {n}]") == 1 for n in range(5))
     expected = sorted(alert(n)["message_id"] for n in range(5))
-    assert sorted(set(handler.keys)) == expected  # once per alert, for a receiver honouring Idempotency-Key
-    raw_repeats = len(handler.keys) - len(expected)
-    report(f"[{point}] webhook POSTs {len(handler.keys)} for 5 alerts (repeats {raw_repeats}, same Idempotency-Key)")
+    assert sorted(set(handler.keys())) == expected  # once per alert, for a receiver honouring Idempotency-Key
+    raw_repeats = len(handler.keys()) - len(expected)
+    report(f"[{point}] webhook POSTs {len(handler.keys())} for 5 alerts (repeats {raw_repeats}, same Idempotency-Key)")
     assert raw_repeats == (1 if point == "consumer-handled" else 0)

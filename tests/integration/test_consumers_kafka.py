@@ -11,13 +11,11 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
@@ -26,6 +24,7 @@ from newsmon.local_kafka import LocalKafka
 
 from ..alerts import alert
 from ..kafka_records import read_records
+from ..webhook_receiver import Receiver, webhook_receiver
 
 pytestmark = pytest.mark.integration
 
@@ -87,28 +86,10 @@ def test_archive_dead_letters_poison_and_stores_each_alert_once(env: dict[str, s
     assert [json.loads(line)["title"] for line in query.stdout.splitlines()] == ["Headline number 7"]
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    keys: ClassVar[list[str]] = []
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).keys.append(self.headers["Idempotency-Key"])
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *_args: object) -> None:
-        return
-
-
 @pytest.fixture
-def receiver() -> Iterator[tuple[str, type[_Receiver]]]:
-    handler = type("Receiver", (_Receiver,), {"keys": []})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook", handler
-    finally:
-        server.shutdown()
+def receiver() -> Iterator[tuple[str, type[Receiver]]]:
+    with webhook_receiver() as found:
+        yield found
 
 
 def test_webhook_posts_each_alert_once_across_restarts_and_redeliveries(env: dict[str, str], receiver: Any) -> None:
@@ -118,7 +99,7 @@ def test_webhook_posts_each_alert_once_across_restarts_and_redeliveries(env: dic
     _consume(env, "webhook", url, "--rate", "100", "--from-beginning")
     _publish(bootstrap, topic, [_encoded(2), _encoded(10)])  # a redelivered alert after a restart, and a new one
     _consume(env, "webhook", url, "--rate", "100", "--from-beginning")
-    assert sorted(handler.keys) == sorted(alert(n)["message_id"] for n in range(11))
+    assert sorted(handler.keys()) == sorted(alert(n)["message_id"] for n in range(11))
 
 
 def test_digest_consumer_writes_the_days_digest(env: dict[str, str]) -> None:
