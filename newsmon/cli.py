@@ -263,21 +263,23 @@ def train(
     file: LabelledFile,
     config: ConfigOption = None,
     seed: SeedOption = None,
-    c: Annotated[float, typer.Option("--c", min=0.001, help="Inverse regularisation strength.")] = 3.0,
+    c: Annotated[
+        float, typer.Option("--c", min=0.001, help="Inverse regularisation strength (smaller: simpler model).")
+    ] = 0.1,
 ) -> None:
     """Learn a seed's relevance model from an analyst's labels (e.g. feedback on past alerts) and write it to
     seeds/<seed>.model.json; prints its 5-fold cross-validated figures first."""
     import dataclasses
 
     from models.assessment import average_precision_of, file_sha256, recall_at_precision
-    from models.relevance import cross_validated, model_path, save_model
+    from models.relevance import cross_validated, feature_names, model_path, save_model
     from models.relevance import train as fit
 
     settings = _settings(config)
     run, scorer = _labelled_run(file, settings)
     index = _one_seed(scorer, seed)
     seed_run, topic_set = run.seeds[index], scorer.topic_sets[index]
-    probabilities = [float(p) for p in cross_validated(seed_run.values, run.labels, c=c)]
+    probabilities = [float(p) for p in cross_validated(seed_run.values, run.labels, feature_names(topic_set), c=c)]
     cv = dataclasses.replace(seed_run, relevance=probabilities)
     figures = {
         "average_precision": round(average_precision_of(cv, run.labels), 4),

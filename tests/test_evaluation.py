@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -63,8 +64,8 @@ def test_a_bad_labelled_file_says_where(tmp_path: Path, text: str, message: str)
 @pytest.mark.model
 def test_dev_set_figures_do_not_regress() -> None:
     """Floors just under what the committed topics, model and thresholds reach, cross-validated because the
-    model learned from this file (AP 0.795, strict 0.712, F1 0.778, P 0.880, R 0.697, best recall at P ≥ 0.85
-    0.706): raise them as matching improves, never lower them."""
+    model learned from this file (AP 0.793, strict 0.706, F1 0.784, P 0.853, R 0.725, best recall at P ≥ 0.85
+    0.725): raise them as matching improves, never lower them."""
     result = subprocess.run(
         [sys.executable, "-m", "newsmon", "eval", str(FIXTURES / "headlines" / "dev-labelled.jsonl"), "--json"],
         capture_output=True,
@@ -79,6 +80,36 @@ def test_dev_set_figures_do_not_regress() -> None:
     assert report["cross_validated"] == ["huawei-korea-chips"]
     assert report["average_precision"] >= 0.78
     assert report["average_precision_strict"] >= 0.70
-    assert report["f1"] >= 0.76
+    assert report["f1"] >= 0.77
     assert report["precision"] >= 0.85
-    assert report["recall_at_precision"] >= 0.69
+    assert report["recall"] >= 0.71
+    assert report["recall_at_precision"] >= 0.71
+
+
+@pytest.mark.model
+def test_a_model_learned_from_earlier_months_ranks_later_ones() -> None:
+    """The closest this file comes to the real test (headlines from later months): learn the relevance model
+    from January–February (102 headlines), measure on March–April (445). The sign-constrained model reaches AP
+    0.781 and recall 0.667 at lenient precision 0.85 there; an unconstrained one reached 0.687 and 0.138."""
+    from models.assessment import recall_at_precision, run_labelled
+    from models.encoder import load_encoder
+    from models.relevance import load_seed_models, train
+    from models.scoring import Scorer
+    from models.topics import load_seed_topics
+
+    path = FIXTURES / "headlines" / "dev-labelled.jsonl"
+    months = [json.loads(line)["crawled_at"][:7] for line in path.read_text().splitlines() if line.strip()]
+    topic_sets = load_seed_topics(Path(__file__).parents[1] / "seeds")
+    scorer = Scorer(
+        topic_sets, load_encoder("torch"), load_seed_models(Path(__file__).parents[1] / "seeds", topic_sets)[0]
+    )
+    run = run_labelled(scorer, load_labelled(path), sha256="not the model's training file")
+    values, labels = run.seeds[0].values, np.asarray(run.labels)
+    early = np.asarray([m < "2026-03" for m in months])
+    model = train(topic_sets[0], values[early], list(labels[early]))
+    later = [float(p) for p in model.probabilities(values[~early])]
+    later_labels = [int(v) for v in labels[~early]]
+    kept = [(lab, p) for lab, p in zip(later_labels, later, strict=True) if lab != 1]
+    assert (early.sum(), (~early).sum()) == (102, 445)
+    assert average_precision([lab for lab, _ in kept], [p for _, p in kept]) >= 0.77
+    assert recall_at_precision(later_labels, later, 0.85) >= 0.6
