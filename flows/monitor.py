@@ -14,7 +14,6 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from models.scoring import SeedMatch
 from newsmon import pipeline
 from newsmon.config import FeedConfig, Settings, load_settings
 from newsmon.errors import DeliveryError
@@ -41,7 +40,7 @@ def parse_task(
 
 
 @task(name="embed and match", cache_policy=NO_CACHE)
-def match_task(stories: list[Story], settings: Settings) -> tuple[list[SeedMatch], Any]:
+def match_task(stories: list[Story], settings: Settings) -> tuple[pipeline.Scoring, Any]:
     scorer = pipeline.build_scorer(settings)
     return pipeline.match_stories(scorer, stories), scorer
 
@@ -88,8 +87,11 @@ def monitor_cycle(config_file: str | None = None, due_only: bool = True) -> dict
     fresh = pipeline.new_stories(store, stories)
     summary.new = len(fresh)
     if fresh:
-        summary.matches, scorer = match_task(fresh, settings)
-        recorded = pipeline.record_matches(store, fresh, summary.matches, settings, scorer, summary.run_id)
+        scoring, scorer = match_task(fresh, settings)
+        summary.matches = scoring.matches
+        recorded = pipeline.record_matches(
+            store, fresh, summary.matches, settings, scorer, summary.run_id, scoring.scored
+        )
         summary.queued, summary.grouped = recorded.queued, recorded.grouped
     report = deliver_task.submit(store, settings).result(raise_on_failure=False)
     if isinstance(report, DeliveryReport):

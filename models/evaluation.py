@@ -18,7 +18,15 @@ from pathlib import Path
 
 from newsmon.errors import ConfigError
 
-__all__ = ["LabelledHeadline", "Metrics", "average_precision", "load_labelled", "metrics", "suggest_margin"]
+__all__ = [
+    "LabelledHeadline",
+    "Metrics",
+    "average_precision",
+    "load_labelled",
+    "metrics",
+    "read_labelled",
+    "suggest_margin",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +57,10 @@ class Metrics:
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
 
 
-def load_labelled(path: Path) -> list[LabelledHeadline]:
-    """Headlines of a JSONL file with ``title``, optional ``summary`` and ``label`` (0, 1 or 2)."""
-    rows = []
+def read_labelled(path: Path) -> tuple[list[LabelledHeadline], int]:
+    """Headlines of a JSONL file with ``title``, optional ``summary`` and ``label`` (0, 1 or 2), and how many
+    lines were skipped because their label is still null (a review file not labelled to the end)."""
+    rows, unlabelled = [], 0
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -61,6 +70,9 @@ def load_labelled(path: Path) -> list[LabelledHeadline]:
             continue
         try:
             row = json.loads(line)
+            if row["label"] is None:
+                unlabelled += 1
+                continue
             label = int(row["label"])
             title = str(row["title"]).strip()
         except (ValueError, KeyError, TypeError) as exc:
@@ -69,8 +81,14 @@ def load_labelled(path: Path) -> list[LabelledHeadline]:
             raise ConfigError(f"{path}:{number}: label must be 0, 1 or 2 and the title non-empty")
         rows.append(LabelledHeadline(title, str(row.get("summary") or ""), label))
     if not rows:
-        raise ConfigError(f"{path} holds no labelled headlines")
-    return rows
+        hint = f" ({unlabelled} still unlabelled: 'newsmon review label {path}')" if unlabelled else ""
+        raise ConfigError(f"{path} holds no labelled headlines{hint}")
+    return rows, unlabelled
+
+
+def load_labelled(path: Path) -> list[LabelledHeadline]:
+    """The labelled headlines of ``path`` (lines whose label is still null are left out)."""
+    return read_labelled(path)[0]
 
 
 def average_precision(labels: Sequence[int], scores: Sequence[float], positive: Iterable[int] = (2,)) -> float:

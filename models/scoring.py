@@ -23,7 +23,7 @@ from models.sentences import keyword_hits, split_sentences
 from models.topics import Topic, TopicSet
 from newsmon.story import Story
 
-__all__ = ["Evidence", "Scorer", "SeedAssessment", "SeedMatch", "TopicScore", "story_sentences"]
+__all__ = ["Evidence", "Scorer", "SeedAssessment", "SeedMatch", "TopicScore", "matches_of", "story_sentences"]
 
 KEYWORD_BONUS = 0.04
 MAX_KEYWORD_BONUS = 0.12
@@ -190,12 +190,17 @@ class Scorer:
 
     def matches(self, stories: Sequence[Story]) -> list[SeedMatch]:
         """The (story, seed) pairs whose relevance reached the deciding topic's threshold."""
-        found = []
-        for story, per_seed in zip(stories, self.assess(stories), strict=True):
-            for assessment in per_seed:
-                if assessment.matched:
-                    found.append(_as_match(story, assessment))
-        return found
+        return matches_of(stories, self.assess(stories))
+
+
+def matches_of(stories: Sequence[Story], assessments: Sequence[Sequence[SeedAssessment]]) -> list[SeedMatch]:
+    """The alerts among stories already assessed (``Scorer.assess``), for callers that keep the rest too."""
+    return [
+        _as_match(story, assessment)
+        for story, per_seed in zip(stories, assessments, strict=True)
+        for assessment in per_seed
+        if assessment.matched
+    ]
 
 
 def _as_match(story: Story, assessment: SeedAssessment) -> SeedMatch:

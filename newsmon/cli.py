@@ -38,9 +38,14 @@ kafka_app = typer.Typer(
     help="The local Apache Kafka broker (used when NEWSMON_KAFKA_BOOTSTRAP is unset).", no_args_is_help=True
 )
 feeds_app = typer.Typer(help="The feeds being watched and their health.", no_args_is_help=True)
+review_app = typer.Typer(
+    help="Analyst feedback: export scored stories to a file, label them, then 'newsmon train' on it.",
+    no_args_is_help=True,
+)
 app.add_typer(seeds_app, name="seeds")
 app.add_typer(kafka_app, name="kafka")
 app.add_typer(feeds_app, name="feeds")
+app.add_typer(review_app, name="review")
 app.add_typer(consume_app, name="consume")
 app.add_typer(archive_app, name="archive")
 
@@ -139,10 +144,12 @@ BackendOption = Annotated[
 def _labelled_run(file: Path, settings: Settings) -> tuple[LabelledRun, Scorer]:
     """Every labelled headline through the production scorer, with a progress bar."""
     from models.assessment import file_sha256, run_labelled
-    from models.evaluation import load_labelled
+    from models.evaluation import read_labelled
     from newsmon.pipeline import build_scorer
 
-    headlines = load_labelled(file)
+    headlines, unlabelled = read_labelled(file)
+    if unlabelled:
+        err.print(f"{file}: {unlabelled} line(s) still unlabelled, left out ('newsmon review label {file}')")
     with err.status(f"loading the model ({settings.model_backend})…"):
         scorer = build_scorer(settings)
     with Progress(console=err, transient=True) as progress:
@@ -355,6 +362,77 @@ def _print_proposals(proposals: list[ThresholdProposal], shared: float | None, t
     console.print(table)
     basis = "cross-validated relevance" if cv else "relevance"
     console.print(f"seed-wide threshold for precision ≥ {target}: {shared} ({basis})")
+
+
+@review_app.command("export")
+def review_export(
+    file: Annotated[Path, typer.Argument(help="JSONL file to write; each line's label is left null.", dir_okay=False)],
+    config: ConfigOption = None,
+    seed: Annotated[str | None, typer.Option("--seed", help="Only this seed's scores (default: every seed).")] = None,
+    days: Annotated[float, typer.Option(min=0, help="Stories scored in the last DAYS.")] = 7,
+    near_misses: Annotated[int, typer.Option(min=0, help="The most relevant stories that did not alert.")] = 50,
+    sample: Annotated[int, typer.Option(min=0, help="Drawn at random from the other stories.")] = 25,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite FILE (it may hold labels).")] = False,
+) -> None:
+    """Write recently scored stories to FILE for labelling: every alert, the near misses, and a random sample of
+    the rest (labels on alerts alone never show what the monitor missed)."""
+    from datetime import UTC, datetime, timedelta
+
+    from newsmon.review import select_for_review, write_review_file
+    from newsmon.state import StateStore
+
+    settings = _settings(config)
+    if file.exists() and not force:
+        raise NewsmonError(f"{file} exists and may hold labels: choose another name, or pass --force")
+    if not settings.state_db.exists():
+        raise NewsmonError(f"nothing scored yet ({settings.state_db} does not exist): run 'newsmon run' first")
+    scored = StateStore(settings.state_db).scored(datetime.now(UTC) - timedelta(days=days), seed)
+    if not scored:
+        raise NewsmonError(f"no story was scored in the last {days:g} day(s){f' for seed {seed!r}' if seed else ''}")
+    selected = select_for_review(scored, near_misses, sample)
+    write_review_file(file, selected)
+    kinds = {why: sum(1 for w, _ in selected if w == why) for why in ("alert", "near miss", "sample")}
+    console.print(
+        f"wrote {len(selected)} stories to {file}: {kinds['alert']} alert(s), {kinds['near miss']} near miss(es), "
+        f"{kinds['sample']} sampled from {len(scored) - kinds['alert'] - kinds['near miss']} other(s). "
+        f"Next: 'newsmon review label {file}'."
+    )
+
+
+def _ask_label(row: dict[str, object], position: int, total: int) -> str:
+    """Show one story and read a valid answer (2, 1, 0, s or q), asking again after anything else."""
+    console.rule(
+        f"{position}/{total} · {row.get('why', '')} · relevance {row.get('relevance', '?')} · {row.get('topic', '')}"
+    )
+    console.print(f"[bold]{row['title']}[/bold]")
+    if row.get("summary"):
+        console.print(str(row["summary"])[:400], style="dim")
+    if row.get("url"):
+        console.print(str(row["url"]), style="blue")
+    while True:
+        answer = str(typer.prompt("2 core · 1 related · 0 not relevant · s skip · q quit")).strip().lower()
+        if answer in ("2", "1", "0", "s", "q"):
+            return answer
+        err.print(f"'{answer}' is not one of 2, 1, 0, s, q")
+
+
+@review_app.command("label")
+def review_label(
+    file: Annotated[Path, typer.Argument(help="A file from 'newsmon review export'.", exists=True, dir_okay=False)],
+) -> None:
+    """Label FILE's unlabelled stories one at a time (2 core, 1 related, 0 not relevant). Every answer is saved
+    at once, so q (or Ctrl-C) keeps what is done; run again to continue."""
+    from newsmon.review import label_file
+
+    try:
+        counts = label_file(file, _ask_label)
+    except typer.Abort:
+        console.print("\nstopped; every answer so far is saved")
+        return
+    console.print(
+        f"labelled {counts['labelled']}, skipped {counts['skipped']}, {counts['left']} left. Next: 'newsmon train "
+        f"{file}' (to keep earlier labels too, train on both: cat old.jsonl {file} > all.jsonl)."
+    )
 
 
 @seeds_app.command("build")

@@ -98,6 +98,7 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(default=64, ge=1)
     near_duplicate_cosine: float = Field(default=0.90, gt=0, le=1)  # title cosine that makes two stories one
     near_duplicate_window_hours: float = Field(default=72, ge=0)  # ... when published this close together
+    review_retention_days: float = Field(default=30, ge=0)  # scored stories kept for 'newsmon review export'
 
     # The bundled demo feeds' local server (a stable port keeps conditional GETs working across runs)
     demo_feeds_port: int = Field(default=18765, ge=0, le=65535)

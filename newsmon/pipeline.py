@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 
 from models.duplicates import Grouping, Recent, group_near_duplicates
-from models.scoring import Scorer, SeedMatch
+from models.scoring import Scorer, SeedMatch, matches_of
 from newsmon import __version__
 from newsmon.config import FeedConfig, Settings
 from newsmon.errors import FeedError
@@ -27,6 +27,7 @@ from newsmon.kafka_io import DeliveryReport, bootstrap_servers, deliver_outbox, 
 from newsmon.messages import dead_letter, match_message, to_outbox
 from newsmon.normalise import RejectedEntry
 from newsmon.parse_pool import ParseJob, parse_all
+from newsmon.review import Scored
 from newsmon.state import StateStore
 from newsmon.story import Story
 
@@ -35,6 +36,7 @@ __all__ = [
     "CycleSummary",
     "FeedOutcome",
     "Recorded",
+    "Scoring",
     "active_feeds",
     "build_scorer",
     "deliver",
@@ -212,8 +214,34 @@ def build_scorer(settings: Settings) -> Scorer:
     )
 
 
-def match_stories(scorer: Scorer, stories: Sequence[Story]) -> list[SeedMatch]:
-    return scorer.matches(stories)
+@dataclass(frozen=True, slots=True)
+class Scoring:
+    """A cycle's alerts, and every story as each seed scored it (kept for analyst review)."""
+
+    matches: list[SeedMatch]
+    scored: list[Scored]
+
+
+def match_stories(scorer: Scorer, stories: Sequence[Story]) -> Scoring:
+    assessed = scorer.assess(stories)
+    scored = [
+        Scored(
+            story_id=story.id,
+            seed=a.topic_set.seed,
+            title=story.title,
+            summary=story.summary,
+            url=story.url,
+            feed_id=story.feed_id,
+            published=story.published,
+            relevance=a.relevance,
+            threshold=a.primary.threshold,
+            topic=a.primary.topic_id,
+            alerted=a.matched,
+        )
+        for story, per_seed in zip(stories, assessed, strict=True)
+        for a in per_seed
+    ]
+    return Scoring(matches_of(stories, assessed), scored)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,9 +271,11 @@ def record_matches(
     settings: Settings,
     scorer: Scorer,
     run_id: str,
+    scored: Sequence[Scored] = (),
 ) -> Recorded:
     """In one transaction: mark the stories seen, queue one message per near-duplicate group lead (listing the
-    group's other outlets), and remember the matched titles' embeddings for later cycles' grouping."""
+    group's other outlets), remember the matched titles' embeddings for later cycles' grouping, and log every
+    story as scored for analyst review."""
     grouping = group_matches(store, matches, scorer, settings)
     built = [
         match_message(
@@ -272,7 +302,14 @@ def record_matches(
         for story_id, vector in grouping.vectors.items()
     ]
     forget = datetime.now(UTC) - 2 * timedelta(hours=settings.near_duplicate_window_hours)  # bounds the table
-    queued = store.record_stories(((s.id, s.feed_id) for s in stories), messages, recent, forget_before=forget)
+    queued = store.record_stories(
+        ((s.id, s.feed_id) for s in stories),
+        messages,
+        recent,
+        forget_before=forget,
+        scored=scored,
+        scored_since=datetime.now(UTC) - timedelta(days=settings.review_retention_days),
+    )
     crash_point("pipeline-recorded")
     return Recorded(queued, sum(1 for m in matches if not grouping.leads(m.story.id)))
 

@@ -1,4 +1,5 @@
-"""The state store: per-feed HTTP state and health, seen story ids, and the outbox of matches for Kafka.
+"""The state store: per-feed HTTP state and health, seen story ids, the outbox of matches for Kafka, and the
+log of scored stories that analyst feedback is drawn from.
 
 SQLite in WAL mode, one short-lived connection per operation, so it is safe to call from Prefect's worker
 threads and from several processes on one machine. The outbox is what makes delivery at-least-once: a match
@@ -22,6 +23,7 @@ import numpy as np
 from models.duplicates import Recent
 from newsmon.config import FeedConfig
 from newsmon.fetch import FetchRequest, FetchResult, retry_after_seconds
+from newsmon.review import SUMMARY_CHARS, Scored
 
 __all__ = ["FeedHealth", "OutboxMessage", "StateStore", "next_poll_delay"]
 
@@ -73,6 +75,12 @@ _MIGRATIONS = (
     " vector BLOB NOT NULL, recorded REAL NOT NULL);"
     " CREATE INDEX recent_matches_published ON recent_matches (published);"
     " CREATE INDEX recent_matches_recorded ON recent_matches (recorded);",
+    # 3: every story as each seed scored it, alert or not, for 'newsmon review export' (analyst feedback).
+    "CREATE TABLE scored (story_id TEXT NOT NULL, seed TEXT NOT NULL, title TEXT NOT NULL, summary TEXT NOT NULL,"
+    " url TEXT NOT NULL, feed_id TEXT NOT NULL, published REAL NOT NULL, relevance REAL NOT NULL,"
+    " threshold REAL NOT NULL, topic TEXT NOT NULL, alerted INTEGER NOT NULL, recorded REAL NOT NULL,"
+    " PRIMARY KEY (story_id, seed));"
+    " CREATE INDEX scored_recorded ON scored (recorded);",
 )
 
 _MAX_BACKOFF_SECONDS = 6 * 3600
@@ -253,12 +261,37 @@ class StateStore:
         messages: Iterable[OutboxMessage],
         recent: Iterable[Recent] = (),
         forget_before: datetime | None = None,
+        scored: Iterable[Scored] = (),
+        scored_since: datetime | None = None,
     ) -> int:
         """In one transaction: mark (story id, feed id) pairs seen, queue their messages, remember the matched
-        stories' title embeddings (dropping those recorded before ``forget_before``); returns queued."""
+        stories' title embeddings (dropping those recorded before ``forget_before``) and every story as each
+        seed scored it (dropping those recorded before ``scored_since``); returns queued."""
         now = time.time()
         with self._connect() as conn:
             conn.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?, ?)", ((s, f, now) for s, f in seen))
+            conn.executemany(
+                "INSERT OR REPLACE INTO scored VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (
+                        s.story_id,
+                        s.seed,
+                        s.title,
+                        s.summary[:SUMMARY_CHARS],
+                        s.url,
+                        s.feed_id,
+                        s.published.timestamp(),
+                        s.relevance,
+                        s.threshold,
+                        s.topic,
+                        int(s.alerted),
+                        now,
+                    )
+                    for s in scored
+                ),
+            )
+            if scored_since is not None:
+                conn.execute("DELETE FROM scored WHERE recorded < ?", (scored_since.timestamp(),))
             conn.executemany(
                 "INSERT OR REPLACE INTO recent_matches VALUES (?, ?, ?, ?, ?)",
                 (
@@ -288,6 +321,31 @@ class StateStore:
             ).fetchall()
         return [
             Recent(r[0], r[1], datetime.fromtimestamp(r[2], UTC), np.frombuffer(r[3], dtype="<f4").astype(np.float32))
+            for r in rows
+        ]
+
+    def scored(self, since: datetime, seed: str | None = None) -> list[Scored]:
+        """Stories scored (recorded) at or after ``since``, for one seed or all, most relevant first."""
+        query = (
+            "SELECT story_id, seed, title, summary, url, feed_id, published, relevance, threshold, topic, alerted"
+            " FROM scored WHERE recorded >= ? AND (? IS NULL OR seed = ?) ORDER BY relevance DESC, story_id"
+        )
+        with self._connect() as conn:
+            rows = conn.execute(query, (since.timestamp(), seed, seed)).fetchall()
+        return [
+            Scored(
+                story_id=r[0],
+                seed=r[1],
+                title=r[2],
+                summary=r[3],
+                url=r[4],
+                feed_id=r[5],
+                published=datetime.fromtimestamp(r[6], UTC),
+                relevance=r[7],
+                threshold=r[8],
+                topic=r[9],
+                alerted=bool(r[10]),
+            )
             for r in rows
         ]
 

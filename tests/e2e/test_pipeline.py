@@ -86,6 +86,21 @@ def test_feeds_to_kafka_to_consumer_exactly_once_per_story(kafka_broker: LocalKa
         assert len(keys) >= 5
         assert all(m["topics"][0]["evidence"]["story_sentence"] for m in messages)
 
+        review = tmp_path / "review.jsonl"
+        export = ["review", "export", str(review), "--config", str(config), "--near-misses", "5", "--sample", "3"]
+        subprocess.run(
+            [sys.executable, "-m", "newsmon", *export],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        lines = [json.loads(line) for line in review.read_text().splitlines()]
+        whys = [line["why"] for line in lines]
+        assert whys == ["alert"] * first["matches"] + ["near miss"] * 5 + ["sample"] * 3
+        assert set(keys) <= {line["story_id"] for line in lines if line["why"] == "alert"}
+        assert all(line["label"] is None and line["title"] and line["url"] for line in lines)
+
         second = monitor_cycle(config_file=str(config), due_only=False)
         assert (second["new"], second["matches"], second["delivered"]) == (0, 0, 0)
         assert all(server.requests[f"/{p.name}"] == 2 for p in DEMO_FEEDS_DIR.glob("*.xml"))

@@ -1,0 +1,120 @@
+"""Analyst feedback: what the pipeline scored, turned into a file to label, and the labelling itself.
+
+Labels on past alerts alone would teach the relevance model nothing about the stories it missed, so a review
+file holds three kinds of story from the scored log (``StateStore.scored``): every alert, the near misses (the
+highest relevance that did not alert, where a wrong threshold or a missing topic shows first), and a fixed-seed
+random sample of the rest (the only honest estimate of what slips by unnoticed). Each line is the labelled
+format ``train``, ``eval`` and ``calibrate`` read, with ``label`` left null until ``newsmon review label``
+(or any editor) fills it in; lines still null are skipped by those commands.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from newsmon.errors import ConfigError
+
+__all__ = ["ANSWERS", "Scored", "label_file", "read_review_file", "select_for_review", "write_review_file"]
+
+SUMMARY_CHARS = 1000  # enough to judge a story by; the scored log stays small
+ANSWERS = {"2": 2, "1": 1, "0": 0}
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """One story as one seed judged it, kept for review whether it alerted or not."""
+
+    story_id: str
+    seed: str
+    title: str
+    summary: str
+    url: str
+    feed_id: str
+    published: datetime
+    relevance: float
+    threshold: float
+    topic: str
+    alerted: bool
+
+
+def select_for_review(
+    scored: Iterable[Scored], near_misses: int = 50, sample: int = 25, rng_seed: int = 0
+) -> list[tuple[str, Scored]]:
+    """(why, story) pairs: every alert, the ``near_misses`` most relevant non-alerts, then ``sample`` of the
+    remaining non-alerts drawn at random (fixed seed, so the same log gives the same file)."""
+    rows = sorted(scored, key=lambda s: (-s.relevance, s.story_id, s.seed))
+    alerts = [("alert", s) for s in rows if s.alerted]
+    others = [s for s in rows if not s.alerted]
+    close = [("near miss", s) for s in others[:near_misses]]
+    rest = others[near_misses:]
+    drawn = random.Random(rng_seed).sample(rest, min(sample, len(rest)))
+    return alerts + close + [("sample", s) for s in sorted(drawn, key=lambda s: -s.relevance)]
+
+
+def _line(why: str, story: Scored) -> dict[str, Any]:
+    data = asdict(story)
+    data["published"] = story.published.isoformat()
+    return {"label": None, "why": why, **data}
+
+
+def _write_atomically(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    """Write beside the target, then rename: an interrupted save never leaves half a file of labels."""
+    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    staging.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    staging.replace(path)
+
+
+def write_review_file(path: Path, selected: Sequence[tuple[str, Scored]]) -> None:
+    _write_atomically(path, [_line(why, story) for why, story in selected])
+
+
+def read_review_file(path: Path) -> list[dict[str, Any]]:
+    """The lines of a review (or any labelled) file; a line that is not a JSON object with a title is an error
+    naming its line, and a label must be null, 0, 1 or 2."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            raise ConfigError(f"{path}:{number}: not JSON ({exc})") from exc
+        if not isinstance(row, dict) or not str(row.get("title") or "").strip():
+            raise ConfigError(f"{path}:{number}: needs a JSON object with a 'title'")
+        if row.get("label") not in (None, 0, 1, 2):
+            raise ConfigError(f"{path}:{number}: label must be null, 0, 1 or 2, not {row.get('label')!r}")
+        rows.append(row)
+    return rows
+
+
+def label_file(path: Path, ask: Callable[[dict[str, Any], int, int], str]) -> dict[str, int]:
+    """Ask for each unlabelled line's label (``ask`` returns '2', '1', '0', 's' to skip or 'q' to stop) and save
+    after every answer, so stopping at any point keeps what was labelled. Returns counts by outcome."""
+    rows = read_review_file(path)
+    todo = [i for i, row in enumerate(rows) if row.get("label") is None]
+    counts = {"labelled": 0, "skipped": 0, "left": len(todo)}
+    for position, index in enumerate(todo, start=1):
+        answer = ask(rows[index], position, len(todo)).strip().lower()
+        if answer == "q":
+            break
+        if answer != "s" and answer not in ANSWERS:
+            raise ValueError(f"unknown answer {answer!r}: expected 2, 1, 0, s or q")
+        counts["left"] -= 1
+        if answer == "s":
+            counts["skipped"] += 1
+            continue
+        rows[index]["label"] = ANSWERS[answer]
+        _write_atomically(path, rows)
+        counts["labelled"] += 1
+    return counts
