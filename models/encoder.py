@@ -31,6 +31,7 @@ from newsmon.errors import ConfigError
 __all__ = ["BACKENDS", "MODEL_NAME", "Encoder", "int8_target", "load_encoder"]
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+log = logging.getLogger(__name__)
 Vectors = npt.NDArray[np.float32]
 ONNX_DIR = "all-MiniLM-L6-v2-onnx"
 ONNX_FP32 = "onnx/model.onnx"
@@ -104,6 +105,7 @@ def _onnx_dir(cache_dir: Path) -> Path:
         if not (target / "onnx" / "model.onnx").exists():
             from sentence_transformers import SentenceTransformer
 
+            log.info("exporting the encoder to ONNX in %s (once; about 10 s)", target)
             staging = cache_dir / f"{ONNX_DIR}.partial"
             shutil.rmtree(staging, ignore_errors=True)
             with _quiet("sentence_transformers"):  # its advice to save the export is exactly what we do next

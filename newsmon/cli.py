@@ -370,7 +370,7 @@ def review_export(
     config: ConfigOption = None,
     seed: Annotated[str | None, typer.Option("--seed", help="Only this seed's scores (default: every seed).")] = None,
     days: Annotated[float, typer.Option(min=0, help="Stories scored in the last DAYS.")] = 7,
-    near_misses: Annotated[int, typer.Option(min=0, help="The most relevant stories that did not alert.")] = 50,
+    near_misses: Annotated[int, typer.Option(min=0, help="The non-alerts closest below their threshold.")] = 50,
     sample: Annotated[int, typer.Option(min=0, help="Drawn at random from the other stories.")] = 25,
     force: Annotated[bool, typer.Option("--force", help="Overwrite FILE (it may hold labels).")] = False,
 ) -> None:

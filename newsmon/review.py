@@ -2,7 +2,7 @@
 
 Labels on past alerts alone would teach the relevance model nothing about the stories it missed, so a review
 file holds three kinds of story from the scored log (``StateStore.scored``): every alert, the near misses (the
-highest relevance that did not alert, where a wrong threshold or a missing topic shows first), and a fixed-seed
+stories closest below their threshold, where a wrong threshold or a missing topic shows first), and a fixed-seed
 random sample of the rest (the only honest estimate of what slips by unnoticed). Each line is the labelled
 format ``train``, ``eval`` and ``calibrate`` read, with ``label`` left null until ``newsmon review label``
 (or any editor) fills it in; lines still null are skipped by those commands.
@@ -47,15 +47,15 @@ class Scored:
 def select_for_review(
     scored: Iterable[Scored], near_misses: int = 50, sample: int = 25, rng_seed: int = 0
 ) -> list[tuple[str, Scored]]:
-    """(why, story) pairs: every alert, the ``near_misses`` most relevant non-alerts, then ``sample`` of the
-    remaining non-alerts drawn at random (fixed seed, so the same log gives the same file)."""
-    rows = sorted(scored, key=lambda s: (-s.relevance, s.story_id, s.seed))
+    """(why, story) pairs: every alert, the ``near_misses`` non-alerts closest to their threshold, then
+    ``sample`` of the remaining non-alerts drawn at random (fixed seed, so the same log gives the same file)."""
+    rows = sorted(scored, key=lambda s: (s.threshold - s.relevance, s.story_id, s.seed))
     alerts = [("alert", s) for s in rows if s.alerted]
     others = [s for s in rows if not s.alerted]
     close = [("near miss", s) for s in others[:near_misses]]
     rest = others[near_misses:]
     drawn = random.Random(rng_seed).sample(rest, min(sample, len(rest)))
-    return alerts + close + [("sample", s) for s in sorted(drawn, key=lambda s: -s.relevance)]
+    return alerts + close + [("sample", s) for s in sorted(drawn, key=lambda s: s.threshold - s.relevance)]
 
 
 def _line(why: str, story: Scored) -> dict[str, Any]:

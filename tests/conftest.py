@@ -44,6 +44,7 @@ def _isolate_environment() -> Path:
     os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"  # a cold start in a fresh clone
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["NO_PROXY"] = "127.0.0.1,localhost"
+    os.environ["NEWSMON_MODELS_DIR"] = str(home / "models")  # the ONNX export is made once for the session
     return home
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,10 +30,12 @@ def _scored(n: int, relevance: float, alerted: bool = False, seed: str = "s") ->
 
 def test_a_review_holds_every_alert_the_nearest_misses_and_a_random_sample_of_the_rest() -> None:
     rows = [_scored(i, i / 100, alerted=i >= 90) for i in range(100)]
+    rows[80] = replace(rows[80], relevance=0.88, threshold=0.99)  # relevant, yet far below its own threshold
     selected = select_for_review(rows, near_misses=5, sample=10)
     whys = [why for why, _ in selected]
     assert whys == ["alert"] * 10 + ["near miss"] * 5 + ["sample"] * 10
     assert [s.story_id for why, s in selected if why == "near miss"] == [f"id-{i}" for i in range(89, 84, -1)]
+    assert "id-80" not in [s.story_id for why, s in selected if why == "near miss"]
     sampled = [s for why, s in selected if why == "sample"]
     assert all(s.relevance < 0.85 for s in sampled) and len({s.story_id for s in sampled}) == 10
     assert select_for_review(list(reversed(rows)), near_misses=5, sample=10) == selected  # same log, same file
@@ -52,8 +55,8 @@ def test_review_selection_invariants(rows: list[tuple[float, bool]], near: int, 
     assert {s.story_id for s in scored if s.alerted} <= set(ids)
     others = sum(1 for s in scored if not s.alerted)
     assert len(selected) == sum(1 for s in scored if s.alerted) + min(others, near) + min(max(others - near, 0), sample)
-    close = [s.relevance for why, s in selected if why == "near miss"]
-    drawn = [s.relevance for why, s in selected if why == "sample"]
+    close = [s.relevance - s.threshold for why, s in selected if why == "near miss"]
+    drawn = [s.relevance - s.threshold for why, s in selected if why == "sample"]
     assert not close or not drawn or min(close) >= max(drawn)
 
 

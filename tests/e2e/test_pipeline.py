@@ -20,7 +20,7 @@ from models.encoder import load_encoder
 from models.relevance import load_seed_models
 from models.scoring import Scorer
 from models.topics import load_seed_topics
-from newsmon.config import PROJECT_ROOT
+from newsmon.config import PROJECT_ROOT, Settings, load_settings
 from newsmon.feedserver import FeedServer
 from newsmon.local_kafka import LocalKafka
 from newsmon.messages import match_schema_validator
@@ -32,8 +32,9 @@ from ..kafka_records import read_records
 pytestmark = pytest.mark.e2e
 
 
-def _expected_story_ids() -> set[str]:
-    """What the scorer alone says should match in the bundled feeds (the pipeline must deliver exactly this)."""
+def _expected_story_ids(settings: Settings) -> set[str]:
+    """What the scorer alone (same backend as the pipeline) says should match in the bundled feeds: the pipeline
+    must deliver exactly this."""
     stories = {}
     for path in sorted(DEMO_FEEDS_DIR.glob("*.xml")):
         parsed = parse_feed(path.read_bytes(), feed_id=path.stem, feed_url="", fetched=datetime.now(UTC))
@@ -41,7 +42,7 @@ def _expected_story_ids() -> set[str]:
             stories.setdefault(story.id, story)
     topic_sets = load_seed_topics(PROJECT_ROOT / "seeds")
     models, _ = load_seed_models(PROJECT_ROOT / "seeds", topic_sets)
-    scorer = Scorer(topic_sets, load_encoder("torch"), models)
+    scorer = Scorer(topic_sets, load_encoder(settings.model_backend, settings.model_cache_dir), models)
     matched = list({m.story.id: m.story for m in scorer.matches(list(stories.values()))}.values())
     grouping = group_near_duplicates(matched, scorer.encoder.encode([s.title for s in matched]), [])
     return set(grouping.members)  # one alert per near-duplicate group
@@ -82,7 +83,7 @@ def test_feeds_to_kafka_to_consumer_exactly_once_per_story(kafka_broker: LocalKa
         assert first["grouped"] >= 1  # the demo feeds carry a syndicated repeat of a matching story
         grouped = [m for m in messages if m["duplicates"]]
         assert grouped and all(m["duplicate_group"] == m["story"]["id"] for m in grouped)
-        assert set(keys) == _expected_story_ids()
+        assert set(keys) == _expected_story_ids(load_settings(config))
         assert len(keys) >= 5
         assert all(m["topics"][0]["evidence"]["story_sentence"] for m in messages)
 
