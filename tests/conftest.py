@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -55,6 +56,9 @@ PREFECT_HOME = _isolate_environment()
 def _remove_prefect_home() -> Iterator[None]:
     yield
     shutil.rmtree(PREFECT_HOME, ignore_errors=True)
+    # Prefect stops its temporary API server at interpreter exit and says so at INFO, after pytest has closed
+    # the captured stdout its console handler writes to: a "Logging error" traceback at the end of every run.
+    logging.getLogger("prefect").setLevel(logging.WARNING)
 
 
 def free_port(pairs: int = 1) -> int:
