@@ -9,7 +9,6 @@ line, a crash never leaves half a file, and the current period's digest is alway
 from __future__ import annotations
 
 import html
-import os
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from consumers.sqlite import transaction
+from newsmon.files import replace_file
 
 __all__ = ["PERIODS", "Digest", "DigestLine", "period_of"]
 
@@ -97,15 +97,9 @@ class Digest:
         """Write ``digest-<period>.md`` and ``.html`` from the stored lines, each replaced atomically."""
         lines = self.lines(period)
         target = self.folder / f"digest-{period}.md"
-        _replace(target, _markdown(period, lines))
-        _replace(target.with_suffix(".html"), _html(period, lines))
+        replace_file(target, _markdown(period, lines))
+        replace_file(target.with_suffix(".html"), _html(period, lines))
         return target
-
-
-def _replace(path: Path, text: str) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
 
 
 def _markdown(period: str, lines: list[DigestLine]) -> str:

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from newsmon.errors import ConfigError
+from newsmon.files import jsonl_lines
 
 __all__ = [
     "LabelledHeadline",
@@ -61,13 +62,7 @@ def read_labelled(path: Path) -> tuple[list[LabelledHeadline], int]:
     """Headlines of a JSONL file with ``title``, optional ``summary`` and ``label`` (0, 1 or 2), and how many
     lines were skipped because their label is still null (a review file not labelled to the end)."""
     rows, unlabelled = [], 0
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from exc
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for number, line in jsonl_lines(path):
         try:
             row = json.loads(line)
             if row["label"] is None:

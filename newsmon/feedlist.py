@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from newsmon.config import FeedConfig, Settings
 from newsmon.errors import ConfigError
+from newsmon.files import replace_file
 
 __all__ = ["configured_feeds", "load_feeds", "merge_feeds", "read_opml", "save_feeds", "write_opml"]
 
@@ -65,9 +66,7 @@ def save_feeds(path: Path, feeds: Iterable[FeedConfig]) -> None:
     text = "# newsmon feeds file: url, name, id, interval_seconds, tags, enabled per feed\n"
     text += yaml.safe_dump({"feeds": entries}, sort_keys=False, allow_unicode=True, width=120)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
+    replace_file(path, text)
 
 
 def merge_feeds(existing: Sequence[FeedConfig], incoming: Iterable[FeedConfig]) -> tuple[tuple[FeedConfig, ...], int]:

@@ -11,7 +11,6 @@ format ``train``, ``eval`` and ``calibrate`` read, with ``label`` left null unti
 from __future__ import annotations
 
 import json
-import os
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from newsmon.errors import ConfigError
+from newsmon.files import jsonl_lines, replace_file
 
 __all__ = ["ANSWERS", "Scored", "label_file", "read_review_file", "select_for_review", "write_review_file"]
 
@@ -64,28 +64,19 @@ def _line(why: str, story: Scored) -> dict[str, Any]:
     return {"label": None, "why": why, **data}
 
 
-def _write_atomically(path: Path, rows: Sequence[dict[str, Any]]) -> None:
-    """Write beside the target, then rename: an interrupted save never leaves half a file of labels."""
-    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    staging.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    staging.replace(path)
+def _write(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    replace_file(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
 def write_review_file(path: Path, selected: Sequence[tuple[str, Scored]]) -> None:
-    _write_atomically(path, [_line(why, story) for why, story in selected])
+    _write(path, [_line(why, story) for why, story in selected])
 
 
 def read_review_file(path: Path) -> list[dict[str, Any]]:
     """The lines of a review (or any labelled) file; a line that is not a JSON object with a title is an error
     naming its line, and a label must be null, 0, 1 or 2."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from exc
     rows = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for number, line in jsonl_lines(path):
         try:
             row = json.loads(line)
         except ValueError as exc:
@@ -115,6 +106,6 @@ def label_file(path: Path, ask: Callable[[dict[str, Any], int, int], str]) -> di
             counts["skipped"] += 1
             continue
         rows[index]["label"] = ANSWERS[answer]
-        _write_atomically(path, rows)
+        _write(path, rows)
         counts["labelled"] += 1
     return counts
