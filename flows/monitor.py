@@ -1,7 +1,10 @@
 """The monitor flow: one poll cycle of DESIGN.md's data path, one Prefect task per stage (never per story).
 
-Retries sit on I/O only (fetching, delivering). A failing feed is that feed's error, recorded in feed health;
-undelivered matches stay in the outbox and fail the run loudly, to be delivered by the next cycle.
+The topics and models are loaded and checked before anything is fetched, so a broken topics file costs a
+cycle nothing. Fetched stories are kept as pending in the same transaction that advances their feeds'
+validators, then scored; a cycle that dies at any step leaves them to the next. Retries sit on I/O only
+(fetching, delivering). A failing feed is that feed's error, recorded in feed health; undelivered matches stay
+in the outbox and fail the run loudly, to be delivered by the next cycle.
 """
 
 from __future__ import annotations
@@ -14,15 +17,22 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
+from models.scoring import Scorer
 from newsmon import pipeline
-from newsmon.config import FeedConfig, Settings, load_settings
+from newsmon.config import Settings, load_settings
 from newsmon.errors import DeliveryError
+from newsmon.faults import crash_point
 from newsmon.fetch import FetchRequest, FetchResult
 from newsmon.kafka_io import DeliveryReport
 from newsmon.state import StateStore
 from newsmon.story import Story
 
-__all__ = ["matches_markdown", "monitor_cycle"]
+__all__ = ["deliver_task", "matches_markdown", "monitor_cycle"]
+
+
+@task(name="load seeds and model", cache_policy=NO_CACHE)
+def load_task(settings: Settings) -> Scorer:
+    return pipeline.build_scorer(settings)
 
 
 @task(name="fetch feeds", retries=1, retry_delay_seconds=[5], cache_policy=NO_CACHE)
@@ -31,18 +41,13 @@ def fetch_task(requests: list[FetchRequest], settings: Settings) -> list[FetchRe
 
 
 @task(name="parse and normalise", cache_policy=NO_CACHE)
-def parse_task(
-    store: StateStore, results: list[FetchResult], feeds: tuple[FeedConfig, ...], settings: Settings
-) -> tuple[list[Story], list[pipeline.FeedOutcome]]:
-    stories, outcomes = pipeline.parse_results(results, settings.parse_timeout_seconds)
-    pipeline.record_outcomes(store, results, outcomes, feeds, settings.topic_dlq)
-    return stories, outcomes
+def parse_task(results: list[FetchResult], settings: Settings) -> tuple[list[Story], list[pipeline.FeedOutcome]]:
+    return pipeline.parse_results(results, settings.parse_timeout_seconds)
 
 
 @task(name="embed and match", cache_policy=NO_CACHE)
-def match_task(stories: list[Story], settings: Settings) -> tuple[pipeline.Scoring, Any]:
-    scorer = pipeline.build_scorer(settings)
-    return pipeline.match_stories(scorer, stories), scorer
+def match_task(store: StateStore, scorer: Scorer, settings: Settings, run_id: str) -> pipeline.Recorded:
+    return pipeline.score_pending(store, scorer, settings, run_id)
 
 
 @task(name="deliver to kafka", retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
@@ -55,7 +60,7 @@ def deliver_task(store: StateStore, settings: Settings) -> DeliveryReport:
 
 def matches_markdown(summary: pipeline.CycleSummary) -> str:
     """The run's matches as a Markdown table (the Prefect artifact)."""
-    lines = [f"# newsmon cycle {summary.run_id[:8]}", "", summary.line(), ""]
+    lines = [f"# newsmon cycle {summary.short_id}", "", summary.line(), ""]
     if summary.matches:
         lines += ["| relevance | topic | title | evidence |", "|---:|---|---|---|"]
         for m in sorted(summary.matches, key=lambda m: m.score, reverse=True):
@@ -68,35 +73,41 @@ def matches_markdown(summary: pipeline.CycleSummary) -> str:
     return "\n".join(lines) + "\n"
 
 
+def deliver_outbox(store: StateStore, settings: Settings) -> tuple[int, int]:
+    """Deliver what waits in the outbox: (delivered, still waiting). A failed delivery is not the flow's
+    failure yet: its messages wait, and the caller decides."""
+    state = deliver_task(store, settings, return_state=True)
+    report = state.result(raise_on_failure=False) if state.is_completed() else None
+    return (report.sent if isinstance(report, DeliveryReport) else 0), store.outbox_counts()[1]
+
+
 @flow(name="newsmon-monitor", retries=0, validate_parameters=True)
 def monitor_cycle(config_file: str | None = None, due_only: bool = True) -> dict[str, Any]:
-    """Poll the feeds once: fetch → parse → dedupe → embed and match → record → deliver."""
+    """Poll the feeds once: load seeds → fetch → parse → intake → embed and match → record → deliver."""
     logger = get_run_logger()
     settings = load_settings(Path(config_file) if config_file else None)
     summary = pipeline.CycleSummary(run_id=str(flow_run.get_id() or "local"))
     store = StateStore(settings.state_db)
+    scorer = load_task(settings)
+    for note in pipeline.seed_notes(settings, store, [ts.seed for ts in scorer.topic_sets]):
+        logger.warning(note)
+    summary.carried = store.pending_count()
     with pipeline.active_feeds(settings) as (feeds, settings):
         requests = pipeline.plan_fetches(store, feeds, due_only)
         results = fetch_task(requests, settings)
-        stories, outcomes = parse_task(store, results, feeds, settings)
+        crash_point("pipeline-fetched")
+        stories, outcomes = parse_task(results, settings)
+        crash_point("pipeline-parsed")
+        summary.new = pipeline.record_intake(store, results, outcomes, feeds, stories, settings.topic_dlq)
+        crash_point("pipeline-pending")
     summary.feeds_due = len(requests)
     summary.not_modified = sum(r.not_modified for r in results)
     summary.failures = [o for o in outcomes if o.error_kind]
     summary.feeds_failed = len(summary.failures)
     summary.stories = len(stories)
-    fresh = pipeline.new_stories(store, stories)
-    summary.new = len(fresh)
-    if fresh:
-        scoring, scorer = match_task(fresh, settings)
-        summary.matches = scoring.matches
-        recorded = pipeline.record_matches(
-            store, fresh, summary.matches, settings, scorer, summary.run_id, scoring.scored
-        )
-        summary.queued, summary.grouped = recorded.queued, recorded.grouped
-    report = deliver_task.submit(store, settings).result(raise_on_failure=False)
-    if isinstance(report, DeliveryReport):
-        summary.delivered = report.sent
-    summary.undelivered = store.outbox_counts()[1]
+    if summary.new or summary.carried:
+        summary.recorded = match_task(store, scorer, settings, summary.run_id)
+    summary.delivered, summary.undelivered = deliver_outbox(store, settings)
     logger.info(summary.line())
     create_markdown_artifact(matches_markdown(summary), key="newsmon-matches", description=summary.line())
     if summary.undelivered:
@@ -106,8 +117,9 @@ def monitor_cycle(config_file: str | None = None, due_only: bool = True) -> dict
     return {
         "summary": summary.line(),
         "matches": len(summary.matches),
-        "grouped": summary.grouped,
+        "grouped": summary.recorded.grouped,
         "delivered": summary.delivered,
         "new": summary.new,
+        "carried": summary.carried,
         "undelivered": summary.undelivered,
     }

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 Vectors = npt.NDArray[np.float32]
 ONNX_DIR = "all-MiniLM-L6-v2-onnx"
 ONNX_FP32 = "onnx/model.onnx"
+ENCODE_SLICE = 2048  # texts per call: bounds memory and gives progress on long runs (replays, backlogs)
 
 
 @dataclass(frozen=True)
@@ -45,17 +46,24 @@ class Encoder:
     backend: str
     model: Any
 
-    def encode(self, texts: Sequence[str], batch_size: int = 64) -> Vectors:
+    def encode(
+        self, texts: Sequence[str], batch_size: int = 64, progress: Callable[[int], None] | None = None
+    ) -> Vectors:
+        """Embed ``texts`` in slices of ``ENCODE_SLICE`` (the library sorts each slice by length into batches);
+        ``progress`` hears how many texts are done after each slice. Slicing is the same with or without it,
+        so the vectors are too."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode(
-            list(texts),
-            batch_size=batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        parts = []
+        for start in range(0, len(texts), ENCODE_SLICE):
+            part = list(texts[start : start + ENCODE_SLICE])
+            vectors = self.model.encode(
+                part, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            )
+            parts.append(np.asarray(vectors, dtype=np.float32))
+            if progress is not None:
+                progress(start + len(part))
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     @property
     def dimension(self) -> int:

@@ -11,7 +11,7 @@ closest to, and each topic's score and contribution.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -176,10 +176,14 @@ class Scorer:
         primary = max(scored, key=lambda t: (t.score, t.contribution))
         return SeedAssessment(ts, scored, round(relevance, 4), primary, tuple(values[0]))
 
-    def assess(self, stories: Sequence[Story]) -> list[list[SeedAssessment]]:
-        """Every seed's assessment of every story; all sentences are embedded in one batch."""
+    def assess(
+        self, stories: Sequence[Story], progress: Callable[[int], None] | None = None
+    ) -> list[list[SeedAssessment]]:
+        """Every seed's assessment of every story; all sentences are embedded together (``progress`` hears how
+        many sentences are embedded as the encoder goes)."""
         per_story = [story_sentences(s) for s in stories]
-        vectors = self.encoder.encode([s for sentences in per_story for s in sentences], self.batch_size)
+        texts = [s for per in per_story for s in per]
+        vectors = self.encoder.encode(texts, self.batch_size, progress)
         results = []
         start = 0
         for sentences in per_story:

@@ -27,6 +27,8 @@ __all__ = [
     "load_seed_topics",
     "load_topics",
     "save_topics",
+    "seed_articles",
+    "seeds_without_topics",
     "topics_fingerprint",
     "topics_path",
     "write_thresholds",
@@ -124,6 +126,16 @@ def load_seed_topics(seeds_dir: Path) -> list[TopicSet]:
     if not files:
         raise ConfigError(f"no topics files in {seeds_dir}: run 'newsmon seeds build' first")
     return [load_topics(f) for f in files]
+
+
+def seed_articles(seeds_dir: Path) -> list[Path]:
+    """The seed articles (``*.txt``, ``*.md``) under ``seeds_dir``."""
+    return sorted([*seeds_dir.glob("*.txt"), *seeds_dir.glob("*.md")])
+
+
+def seeds_without_topics(seeds_dir: Path) -> list[Path]:
+    """Seed articles that have no topics file yet: nothing matches against them until 'newsmon seeds build'."""
+    return [article for article in seed_articles(seeds_dir) if not topics_path(article).exists()]
 
 
 def topics_fingerprint(topic_set: TopicSet) -> str:

@@ -102,6 +102,7 @@ class Settings(BaseSettings):
     near_duplicate_cosine: float = Field(default=0.90, gt=0, le=1)  # title cosine that makes two stories one
     near_duplicate_window_hours: float = Field(default=72, ge=0)  # ... when published this close together
     review_retention_days: float = Field(default=30, ge=0)  # scored stories kept for 'newsmon review export'
+    story_retention_days: float = Field(default=7, ge=0)  # fetched stories kept for 'newsmon replay'
 
     # The bundled demo feeds' local server (a stable port keeps conditional GETs working across runs)
     demo_feeds_port: int = Field(default=18765, ge=0, le=65535)
@@ -152,6 +153,12 @@ class Settings(BaseSettings):
     @property
     def state_db(self) -> Path:
         return self.data_dir / "state.sqlite3"
+
+    @property
+    def prefect_home(self) -> Path:
+        """Prefect's home for newsmon's runs (its settings, the temporary API's database) unless PREFECT_HOME
+        is set: each data dir keeps its own run records, instead of every checkout sharing ~/.prefect."""
+        return self.data_dir / "prefect"
 
     @property
     def kafka_dir(self) -> Path:

@@ -1,13 +1,15 @@
 """The stages of one poll cycle as plain functions over plain data (DESIGN.md's data path).
 
-fetch → parse/normalise → dedupe → embed+match → record (seen + outbox, one transaction) → deliver.
-The Prefect flow in ``flows/monitor.py`` calls these as tasks; tests and benchmarks call them directly.
+load the scorer → fetch → parse/normalise → intake (feed state + pending stories, one transaction) → score
+the pending stories in chunks (seen + alerts + outbox, one transaction per chunk) → deliver.
+The Prefect flows in ``flows/`` call these as tasks; tests and benchmarks call them directly. A cycle that
+dies at any step leaves its fetched stories pending for the next one; ``replay`` scores kept stories again.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,11 +30,12 @@ from newsmon.messages import dead_letter, match_message, to_outbox
 from newsmon.normalise import RejectedEntry
 from newsmon.parse_pool import ParseJob, parse_all
 from newsmon.review import Scored
-from newsmon.state import StateStore
+from newsmon.state import Alert, FeedFetch, Keep, ScoringRecord, StateStore
 from newsmon.story import Story
 
 __all__ = [
     "DEMO_FEEDS_DIR",
+    "SCORE_CHUNK",
     "CycleSummary",
     "FeedOutcome",
     "Recorded",
@@ -44,14 +47,17 @@ __all__ = [
     "fetch_limits",
     "group_matches",
     "match_stories",
-    "new_stories",
     "parse_results",
     "plan_fetches",
-    "record_matches",
-    "record_outcomes",
+    "record_intake",
+    "record_scoring",
+    "replay",
+    "score_pending",
+    "seed_notes",
 ]
 
 DEMO_FEEDS_DIR = Path(__file__).parent / "demo" / "feeds"
+SCORE_CHUNK = 2000  # stories scored and recorded per transaction: bounds memory and the work a crash repeats
 log = logging.getLogger(__name__)
 
 
@@ -68,6 +74,25 @@ class FeedOutcome:
 
 
 @dataclass(slots=True)
+class Recorded:
+    """What scoring and recording stories did: stories scored, matches, messages queued, matches folded into a
+    near-duplicate group, and matches whose (story, seed) had alerted before (a replay sends those never)."""
+
+    scored: int = 0
+    matches: list[SeedMatch] = field(default_factory=list)
+    queued: int = 0
+    grouped: int = 0
+    known: int = 0
+
+    def add(self, other: Recorded) -> None:
+        self.scored += other.scored
+        self.matches += other.matches
+        self.queued += other.queued
+        self.grouped += other.grouped
+        self.known += other.known
+
+
+@dataclass(slots=True)
 class CycleSummary:
     """What a cycle did, for the log line, the artifact and the CLI."""
 
@@ -77,19 +102,29 @@ class CycleSummary:
     not_modified: int = 0
     stories: int = 0
     new: int = 0
-    matches: list[SeedMatch] = field(default_factory=list)
-    queued: int = 0
-    grouped: int = 0
+    carried: int = 0  # stories a failed earlier cycle had fetched but not scored, scored in this one
+    recorded: Recorded = field(default_factory=Recorded)
     delivered: int = 0
     undelivered: int = 0
     failures: list[FeedOutcome] = field(default_factory=list)
 
+    @property
+    def matches(self) -> list[SeedMatch]:
+        return self.recorded.matches
+
+    @property
+    def short_id(self) -> str:
+        """The run id's last 8 hex digits: Prefect's run ids are time-ordered (UUIDv7), so their first digits
+        are the same for weeks and their last are random."""
+        return self.run_id.replace("-", "")[-8:]
+
     def line(self) -> str:
+        carried = f" (and {self.carried} left pending by an earlier cycle)" if self.carried else ""
         return (
-            f"cycle {self.run_id[:8]}: {self.feeds_due} feeds fetched ({self.not_modified} unchanged, "
-            f"{self.feeds_failed} failed), {self.stories} stories, {self.new} new, {len(self.matches)} "
-            f"matches ({self.grouped} folded into near-duplicate groups), {self.delivered} delivered, "
-            f"{self.undelivered} waiting in the outbox"
+            f"cycle {self.short_id}: {self.feeds_due} feeds fetched ({self.not_modified} unchanged, "
+            f"{self.feeds_failed} failed), {self.stories} stories, {self.new} new{carried}, "
+            f"{len(self.matches)} matches ({self.recorded.grouped} folded into near-duplicate groups), "
+            f"{self.delivered} delivered, {self.undelivered} waiting in the outbox"
         )
 
 
@@ -159,35 +194,29 @@ def parse_results(results: Sequence[FetchResult], timeout: float = 10.0) -> tupl
     return stories, outcomes
 
 
-def record_outcomes(
+def record_intake(
     store: StateStore,
     results: Sequence[FetchResult],
     outcomes: Sequence[FeedOutcome],
     feeds: Sequence[FeedConfig],
+    stories: Sequence[Story] = (),
     dlq_topic: str = "",
 ) -> int:
-    """Feed health and conditional-GET validators for the next cycle; entries no story could be made of are
-    queued for the DLQ topic (once each: the outbox id is a hash of the feed and the entry). Returns how many."""
+    """In one transaction: every feed's health, validators and next poll time, the stories no earlier cycle
+    has seen (kept as pending until scored), and the entries no story could be made of (queued once each for
+    the DLQ topic). A feed's validators never advance without its stories. Returns how many stories are new."""
     by_id = {f.id: f for f in feeds}
-    for result, outcome in zip(results, outcomes, strict=True):
-        store.record_fetch(result, by_id[result.feed_id], outcome.items, error=outcome.error)
-    if not dlq_topic:
-        return 0
+    fetches = [
+        FeedFetch(result, by_id[result.feed_id], outcome.items, outcome.error)
+        for result, outcome in zip(results, outcomes, strict=True)
+    ]
     letters = [
         dead_letter(by_id[result.feed_id], result.final_url or result.url, entry, dlq_topic)
         for result, outcome in zip(results, outcomes, strict=True)
         for entry in outcome.rejected
+        if dlq_topic
     ]
-    return store.record_stories([], letters) if letters else 0
-
-
-def new_stories(store: StateStore, stories: Sequence[Story]) -> list[Story]:
-    """Stories no earlier cycle recorded, one per id (the first feed to carry a syndicated URL wins)."""
-    unique: dict[str, Story] = {}
-    for story in stories:
-        unique.setdefault(story.id, story)
-    unseen = store.unseen(list(unique))
-    return [s for s in unique.values() if s.id in unseen]
+    return store.record_intake(fetches, stories, letters)
 
 
 @cache
@@ -206,7 +235,8 @@ def _scorer(
 
 
 def build_scorer(settings: Settings) -> Scorer:
-    """The scorer for the current topics and model files; rebuilt when one changes, so edits apply next cycle."""
+    """The scorer for the current topics and model files; rebuilt when one changes, so edits apply next cycle.
+    A broken topics or model file is a ConfigError here, before a cycle fetches anything."""
     files = [*settings.seeds_dir.glob("*.topics.yaml"), *settings.seeds_dir.glob("*.model.json")]
     stamp = tuple((p.name, p.stat().st_mtime) for p in sorted(files))
     return _scorer(
@@ -214,16 +244,41 @@ def build_scorer(settings: Settings) -> Scorer:
     )
 
 
+def seed_notes(settings: Settings, store: StateStore, seeds: Sequence[str]) -> list[str]:
+    """What a user must hear about the seeds before a cycle: articles nothing matches against yet (no topics
+    file), and seeds new since the last cycle, which never saw the stories kept from before them."""
+    from models.topics import seeds_without_topics
+
+    notes = [
+        f"seed article {article} has no topics file, so nothing is matched against it: run 'newsmon seeds build'"
+        for article in seeds_without_topics(settings.seeds_dir)
+    ]
+    missed = store.register_seeds(seeds)
+    days = f"{settings.story_retention_days:g}d"
+    notes += [
+        f"seed {seed!r} is new: the {count} stories kept from earlier cycles were not scored against it; "
+        f"'newsmon replay --since {days} --seed {seed}' catches up"
+        for seed, count in missed.items()
+        if count
+    ]
+    return notes
+
+
 @dataclass(frozen=True, slots=True)
 class Scoring:
-    """A cycle's alerts, and every story as each seed scored it (kept for analyst review)."""
+    """A batch's alerts, and every story as each seed scored it (kept for analyst review)."""
 
     matches: list[SeedMatch]
     scored: list[Scored]
 
 
-def match_stories(scorer: Scorer, stories: Sequence[Story]) -> Scoring:
-    assessed = scorer.assess(stories)
+def match_stories(
+    scorer: Scorer, stories: Sequence[Story], progress: Callable[[int], None] | None = None, seed: str | None = None
+) -> Scoring:
+    """Score stories against every seed (or only ``seed``); ``progress`` hears sentences embedded so far."""
+    assessed = [
+        [a for a in per_seed if seed in (None, a.topic_set.seed)] for per_seed in scorer.assess(stories, progress)
+    ]
     scored = [
         Scored(
             story_id=story.id,
@@ -244,14 +299,6 @@ def match_stories(scorer: Scorer, stories: Sequence[Story]) -> Scoring:
     return Scoring(matches_of(stories, assessed), scored)
 
 
-@dataclass(frozen=True, slots=True)
-class Recorded:
-    """What recording a cycle's matches did: messages queued, and matches folded into a near-duplicate group."""
-
-    queued: int
-    grouped: int
-
-
 def group_matches(store: StateStore, matches: Sequence[SeedMatch], scorer: Scorer, settings: Settings) -> Grouping:
     """Near-duplicate groups of the matched stories, against each other and the recent matches in the store."""
     window = timedelta(hours=settings.near_duplicate_window_hours)
@@ -264,54 +311,104 @@ def group_matches(store: StateStore, matches: Sequence[SeedMatch], scorer: Score
     return group_near_duplicates(stories, vectors, recent, settings.near_duplicate_cosine, window)
 
 
-def record_matches(
-    store: StateStore,
-    stories: Sequence[Story],
-    matches: Sequence[SeedMatch],
-    settings: Settings,
-    scorer: Scorer,
-    run_id: str,
-    scored: Sequence[Scored] = (),
-) -> Recorded:
-    """In one transaction: mark the stories seen, queue one message per near-duplicate group lead (listing the
-    group's other outlets), remember the matched titles' embeddings for later cycles' grouping, and log every
-    story as scored for analyst review."""
-    grouping = group_matches(store, matches, scorer, settings)
-    built = [
-        match_message(
+def _alerts(
+    matches: Sequence[SeedMatch], grouping: Grouping, scorer: Scorer, settings: Settings, run_id: str
+) -> list[Alert]:
+    """One Alert per match: a group's lead carries its messages (listing the group's other outlets, and also
+    on the deciding topic's own alert topic when routing is on); a story that joined a group carries none."""
+    alerts = []
+    for m in matches:
+        group = grouping.group_of[m.story.id]
+        if not grouping.leads(m.story.id):
+            alerts.append(Alert(m.story.id, m.seed, group))
+            continue
+        message = match_message(
             m,
             model=scorer.encoder.name,
             backend=scorer.encoder.backend,
             run_id=run_id,
             version=__version__,
-            duplicate_group=grouping.group_of[m.story.id],
+            duplicate_group=group,
             duplicates=grouping.members[m.story.id],
         )
-        for m in matches
-        if grouping.leads(m.story.id)
-    ]
-    messages = [to_outbox(message, settings.topic_matches) for message in built]
-    if settings.topic_per_seed_topic:  # the same message on the deciding topic's own alert topic too
-        messages += [
-            to_outbox(message, f"{settings.topic_matches}.{message['topics'][0]['id']}", routed=True)
-            for message in built
-        ]
-    by_id = {m.story.id: m.story for m in matches}
-    recent = [
-        Recent(story_id, grouping.group_of[story_id], by_id[story_id].published, vector)
-        for story_id, vector in grouping.vectors.items()
-    ]
-    forget = datetime.now(UTC) - 2 * timedelta(hours=settings.near_duplicate_window_hours)  # bounds the table
-    queued = store.record_stories(
-        ((s.id, s.feed_id) for s in stories),
-        messages,
-        recent,
-        forget_before=forget,
-        scored=scored,
-        scored_since=datetime.now(UTC) - timedelta(days=settings.review_retention_days),
+        messages = [to_outbox(message, settings.topic_matches)]
+        if settings.topic_per_seed_topic:  # the same message on the deciding topic's own alert topic too
+            routed = f"{settings.topic_matches}.{message['topics'][0]['id']}"
+            messages.append(to_outbox(message, routed, routed=True))
+        alerts.append(Alert(m.story.id, m.seed, group, tuple(messages)))
+    return alerts
+
+
+def _keep(settings: Settings) -> Keep:
+    now = datetime.now(UTC)
+    return Keep(
+        recent_since=now - 2 * timedelta(hours=settings.near_duplicate_window_hours),
+        scored_since=now - timedelta(days=settings.review_retention_days),
+        stories_since=now - timedelta(days=settings.story_retention_days),
     )
+
+
+def record_scoring(
+    store: StateStore,
+    stories: Sequence[Story],
+    scoring: Scoring,
+    settings: Settings,
+    scorer: Scorer,
+    run_id: str,
+) -> Recorded:
+    """Record a scored batch in one transaction: the stories seen, each match's alert (queued once per (story,
+    seed): a pair that alerted before, in a cycle or a replay, queues nothing), the matched titles' embeddings
+    for later grouping, and every story as each seed scored it."""
+    known = store.alerted((m.story.id, m.seed) for m in scoring.matches)
+    grouping = group_matches(store, scoring.matches, scorer, settings)
+    by_id = {m.story.id: m.story for m in scoring.matches}
+    record = ScoringRecord(
+        seen=[(s.id, s.feed_id) for s in stories],
+        alerts=_alerts(scoring.matches, grouping, scorer, settings, run_id),
+        recent=[Recent(i, grouping.group_of[i], by_id[i].published, v) for i, v in grouping.vectors.items()],
+        scored=scoring.scored,
+    )
+    queued = store.record_scoring(record, _keep(settings))
     crash_point("pipeline-recorded")
-    return Recorded(queued, sum(1 for m in matches if not grouping.leads(m.story.id)))
+    fresh = [m for m in scoring.matches if (m.story.id, m.seed) not in known]
+    grouped = sum(1 for m in fresh if not grouping.leads(m.story.id))
+    return Recorded(len(stories), fresh, queued, grouped, len(scoring.matches) - len(fresh))
+
+
+def _embedding_progress(_done: int) -> None:
+    crash_point("pipeline-embedding")
+
+
+def score_pending(store: StateStore, scorer: Scorer, settings: Settings, run_id: str) -> Recorded:
+    """Score every pending story (this cycle's and any a failed cycle left), oldest first, ``SCORE_CHUNK`` at a
+    time, each chunk recorded in its own transaction."""
+    total = Recorded()
+    while stories := store.pending_stories(SCORE_CHUNK):
+        scoring = match_stories(scorer, stories, _embedding_progress)
+        total.add(record_scoring(store, stories, scoring, settings, scorer, run_id))
+    return total
+
+
+def replay(
+    store: StateStore,
+    scorer: Scorer,
+    settings: Settings,
+    run_id: str,
+    since: datetime,
+    seed: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Recorded:
+    """Score the stories kept since ``since`` against today's seeds and topics (or only ``seed``) and alert
+    the matches whose (story, seed) never alerted; ``progress`` hears how many stories are done."""
+    total = Recorded()
+    after = 0
+    while page := store.scored_stories(since, after, SCORE_CHUNK):
+        after = page[-1][0]
+        stories = [story for _, story in page]
+        total.add(record_scoring(store, stories, match_stories(scorer, stories, seed=seed), settings, scorer, run_id))
+        if progress is not None:
+            progress(total.scored)
+    return total
 
 
 def _seed_topic_ids(settings: Settings) -> list[str]:

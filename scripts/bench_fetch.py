@@ -101,7 +101,7 @@ def main() -> None:
 
     from newsmon.config import FeedConfig, load_settings
     from newsmon.parse import parse_feed
-    from newsmon.pipeline import fetch_feeds, parse_results, plan_fetches, record_outcomes
+    from newsmon.pipeline import fetch_feeds, parse_results, plan_fetches, record_intake
     from newsmon.state import StateStore
 
     hosts = [f"127.0.0.{h + 1}" for h in range(args.hosts)]
@@ -126,7 +126,7 @@ def main() -> None:
         fetched = time.perf_counter()
         stories, outcomes = parse_results(results, settings.parse_timeout_seconds)
         parsed = time.perf_counter()
-        record_outcomes(store, results, outcomes, feeds)
+        record_intake(store, results, outcomes, feeds, stories)
         recorded = time.perf_counter()
         failed = [o for o in outcomes if o.error_kind]
         assert not failed, failed[:3]
@@ -151,7 +151,7 @@ def main() -> None:
         requests = plan_fetches(store, feeds, due_only=False)
         results = fetch_feeds(requests, settings)
         stories, outcomes = parse_results(results, settings.parse_timeout_seconds)
-        record_outcomes(store, results, outcomes, feeds)
+        record_intake(store, results, outcomes, feeds, stories)
         cycle = time.perf_counter() - started
         unchanged = sum(r.not_modified for r in results)
         verdict = "ok" if cycle <= 10 and unchanged == args.feeds else "TOO SLOW or not all 304"

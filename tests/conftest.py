@@ -5,10 +5,16 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -100,6 +106,71 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafk
         broker.stop()
 
 
+@dataclass(frozen=True)
+class PrefectServer:
+    """A real ``prefect server start`` on loopback, with its own home (database) and log."""
+
+    api_url: str
+    log: Path
+
+    def problems(self) -> list[str]:
+        """The log's error lines and tracebacks: a healthy server writes none."""
+        text = self.log.read_text(errors="replace")
+        return [line for line in text.splitlines() if "ERROR" in line or "Traceback" in line]
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
+    """One real Prefect server (API, scheduler and the other services) for the whole session."""
+    root = tmp_path_factory.mktemp("prefect-server")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env["PREFECT_HOME"] = str(root / "home")
+    log = root / "server.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "prefect"),
+                "server",
+                "start",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = PrefectServer(f"http://127.0.0.1:{port}/api", log)
+    try:
+        _wait_healthy(server, process)
+        yield server
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def _wait_healthy(server: PrefectServer, process: subprocess.Popen[bytes], timeout: float = 180) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"prefect server start exited: {server.log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{server.api_url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"prefect server did not answer in {timeout:g} s: {server.log.read_text()[-3000:]}")
+
+
 @pytest.fixture
 def settings_factory(tmp_path: Path):  # type: ignore[no-untyped-def]
     """Settings rooted in the test's temp dir, with overrides."""
@@ -110,3 +181,24 @@ def settings_factory(tmp_path: Path):  # type: ignore[no-untyped-def]
         return load_settings(**base)
 
     return make
+
+
+FIGURES: list[str] = []
+
+
+@pytest.fixture
+def report() -> Callable[[str], None]:
+    """Record a measured figure; all of them are printed at the end of the run (make test shows them)."""
+
+    def add(line: str) -> None:
+        print(line)
+        FIGURES.append(line.strip())
+
+    return add
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if FIGURES:
+        terminalreporter.section("measured figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)

@@ -10,7 +10,7 @@ from newsmon.config import FeedConfig
 from newsmon.fetch import FetchResult
 from newsmon.messages import DLQ_SCHEMA, dlq_schema_validator
 from newsmon.parse import parse_feed
-from newsmon.pipeline import FeedOutcome, record_outcomes
+from newsmon.pipeline import FeedOutcome, record_intake
 from newsmon.state import StateStore
 
 NOW = datetime(2026, 3, 5, tzinfo=UTC)
@@ -37,12 +37,16 @@ def test_each_unusable_entry_is_dead_lettered_once_and_validates(tmp_path: Path)
     parsed = parse_feed(FEED, feed_id=feed.id, feed_url=feed.url, fetched=NOW)
     result = FetchResult(feed_id=feed.id, url=feed.url, status=200, body=FEED, fetched=NOW)
     outcome = FeedOutcome(feed.id, 200, len(parsed.stories), rejected=parsed.rejected)
-    assert record_outcomes(store, [result], [outcome], [feed], "newsmon.dlq") == 2
-    assert record_outcomes(store, [result], [outcome], [feed], "newsmon.dlq") == 0  # the next cycle: same entries
+    record_intake(store, [result], [outcome], [feed], parsed.stories, "newsmon.dlq")
+    assert store.outbox_counts() == (0, 2)
+    record_intake(store, [result], [outcome], [feed], parsed.stories, "newsmon.dlq")
+    assert store.outbox_counts() == (0, 2)  # the next cycle: same entries, queued once
     letters = store.pending()
     assert {m.topic for m in letters} == {"newsmon.dlq"} and {m.key for m in letters} == {feed.id}
     for letter in letters:
         message = json.loads(letter.value)
         dlq_schema_validator().validate(message)
         assert message["schema"] == DLQ_SCHEMA and dict(letter.headers)["reason"].decode() == message["reason"]
-    assert record_outcomes(store, [result], [outcome], [feed]) == 0  # no DLQ topic configured: nothing queued
+    elsewhere = StateStore(tmp_path / "other.sqlite3")
+    record_intake(elsewhere, [result], [outcome], [feed], parsed.stories)
+    assert elsewhere.outbox_counts() == (0, 0)  # no DLQ topic configured: nothing queued

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from models.duplicates import DEFAULT_COSINE, DEFAULT_WINDOW, Recent, group_near_duplicates
 from newsmon.normalise import split_publisher
-from newsmon.state import StateStore
+from newsmon.state import Keep, ScoringRecord, StateStore
 from newsmon.story import Story, story_id
 
 from .conftest import FIXTURES
@@ -87,16 +87,16 @@ def test_the_store_remembers_recent_matches_and_forgets_old_ones(tmp_path) -> No
         Recent("a" * 32, "a" * 32, T0, _unit(1, 2, 3)),
         Recent("b" * 32, "a" * 32, T0 - timedelta(days=9), _unit(3, 2, 1)),
     ]
-    store.record_stories([], [], rows)
+    store.record_scoring(ScoringRecord(recent=rows))
     found = sorted(store.recent_matches(since=T0 - timedelta(days=30)), key=lambda r: r.story_id)
     assert [(r.story_id, r.group_id, r.published) for r in found] == [
         (r.story_id, r.group_id, r.published) for r in rows
     ]
     assert np.allclose(found[0].vector, rows[0].vector)
     assert [r.story_id for r in store.recent_matches(since=T0 - timedelta(days=1))] == ["a" * 32]
-    store.record_stories([], [], [], forget_before=datetime.now(UTC) - timedelta(hours=1))
+    store.record_scoring(ScoringRecord(), Keep(recent_since=datetime.now(UTC) - timedelta(hours=1)))
     assert len(store.recent_matches(since=T0 - timedelta(days=30))) == 2  # recorded just now: kept
-    store.record_stories([], [], [], forget_before=datetime.now(UTC) + timedelta(seconds=1))
+    store.record_scoring(ScoringRecord(), Keep(recent_since=datetime.now(UTC) + timedelta(seconds=1)))
     assert store.recent_matches(since=T0 - timedelta(days=30)) == []
 
 
@@ -135,21 +135,21 @@ def test_on_the_recorded_headlines_reposts_group_and_lookalike_events_do_not() -
 def test_a_repost_in_a_later_cycle_is_recorded_but_raises_no_second_alert(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Through the pipeline's own recording step: one alert, listing the copy seen in the same cycle."""
     from newsmon.config import Settings
-    from newsmon.pipeline import build_scorer, record_matches
+    from newsmon.pipeline import build_scorer, match_stories, record_scoring
 
     settings = Settings(data_dir=tmp_path)
     store = StateStore(settings.state_db)
     scorer = build_scorer(settings)
     title = "Huawei unveils new Ascend AI chip despite US sanctions"
     first = [_story(title, 0), _story(title + " - report", 2), _story("Barclays rates ON Semiconductor", 1)]
-    matches = scorer.matches(first)
-    assert {m.story.id for m in matches} == {first[0].id, first[1].id}
-    recorded = record_matches(store, first, matches, settings, scorer, "run-1")
+    scoring = match_stories(scorer, first)
+    assert {m.story.id for m in scoring.matches} == {first[0].id, first[1].id}
+    recorded = record_scoring(store, first, scoring, settings, scorer, "run-1")
     assert (recorded.queued, recorded.grouped) == (1, 1)
     (message,) = [json.loads(m.value) for m in store.pending()]
     assert message["story"]["id"] == message["duplicate_group"] == first[0].id
     assert [d["id"] for d in message["duplicates"]] == [first[1].id]
     later = [_story(title + " (updated)", 20)]
-    recorded = record_matches(store, later, scorer.matches(later), settings, scorer, "run-2")
+    recorded = record_scoring(store, later, match_stories(scorer, later), settings, scorer, "run-2")
     assert (recorded.queued, recorded.grouped) == (0, 1)
     assert store.unseen([later[0].id]) == set()

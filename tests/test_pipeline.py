@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from newsmon.config import FeedConfig
 from newsmon.fetch import FetchResult
-from newsmon.pipeline import DEMO_FEEDS_DIR, active_feeds, new_stories, parse_results
-from newsmon.state import StateStore
+from newsmon.pipeline import DEMO_FEEDS_DIR, active_feeds, parse_results, record_intake, seed_notes
+from newsmon.state import ScoringRecord, StateStore
+from newsmon.story import Story
 
 
 def test_with_no_feeds_configured_the_bundled_feeds_are_served_on_loopback(settings_factory) -> None:  # type: ignore[no-untyped-def]
@@ -27,7 +29,7 @@ def test_a_broken_feed_is_an_outcome_and_the_others_still_give_stories(settings_
         now,
         status=200,
         body=(DEMO_FEEDS_DIR / "arstechnica.xml").read_bytes(),
-        headers={"content-type": "text/xml"},
+        headers={"content-type": "text/xml", "etag": '"ars-1"'},
     )
     garbage = FetchResult("bad", "http://127.0.0.1/b", now, status=200, body=b"\x00 nope")
     down = FetchResult("down", "http://127.0.0.1/c", now, error_kind="timeout", error="slow")
@@ -35,7 +37,34 @@ def test_a_broken_feed_is_an_outcome_and_the_others_still_give_stories(settings_
     assert len(stories) == 20
     assert [(o.feed_id, o.error_kind) for o in outcomes] == [("bad", "parse"), ("down", "timeout"), ("ars", None)]
     store = StateStore(settings_factory().state_db)
-    fresh = new_stories(store, stories + stories)
-    assert len(fresh) == 20
-    store.record_stories([(s.id, s.feed_id) for s in fresh[:5]], [])
-    assert len(new_stories(store, stories)) == 15
+    feeds = [FeedConfig(url=r.url, id=r.feed_id) for r in (garbage, down, good)]
+    assert record_intake(store, [garbage, down, good], outcomes, feeds, stories + stories) == 20
+    assert {h.feed_id: h.failures for h in store.feed_health()} == {"bad": 1, "down": 1, "ars": 0}
+    assert record_intake(store, [], [], feeds, stories) == 0  # pending already: not new twice
+    assert len(store.pending_stories()) == 20
+
+
+def test_a_user_hears_of_seed_articles_without_topics_and_of_new_seeds_that_missed_stories(
+    settings_factory,
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "chips.txt").write_text("An article.")
+    (seeds / "chips.topics.yaml").write_text("seed: chips\n")
+    (seeds / "memory.md").write_text("Another article, no topics file yet.")
+    settings = settings_factory(seeds_dir=seeds)
+    store = StateStore(settings.state_db)
+    notes = seed_notes(settings, store, ["chips"])
+    assert len(notes) == 1 and "memory.md has no topics file" in notes[0] and "newsmon seeds build" in notes[0]
+    now = datetime.now(UTC)
+    stories = [Story(f"{n:032x}", f"t{n}", f"https://x.test/{n}", "", now, now, "f", "F", "u") for n in range(3)]
+    store.record_intake([], stories)
+    store.record_scoring(ScoringRecord(seen=[(s.id, "f") for s in stories]))
+    (seeds / "memory.topics.yaml").write_text("seed: memory\n")
+    notes = seed_notes(settings, store, ["chips", "memory"])
+    assert notes == [
+        "seed 'memory' is new: the 3 stories kept from earlier cycles were not scored against it; "
+        "'newsmon replay --since 7d --seed memory' catches up"
+    ]
+    assert seed_notes(settings, store, ["chips", "memory"]) == []  # said once

@@ -17,7 +17,7 @@ from models.evaluation import read_labelled
 from newsmon.cli import app
 from newsmon.errors import ConfigError, NewsmonError
 from newsmon.review import Scored, label_file, read_review_file, select_for_review, write_review_file
-from newsmon.state import StateStore
+from newsmon.state import Keep, ScoringRecord, StateStore
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 
@@ -110,12 +110,14 @@ def test_a_bad_review_file_names_the_line(tmp_path: Path, text: str, message: st
 def test_the_state_store_keeps_scored_stories_until_their_retention_ends(tmp_path: Path) -> None:
     store = StateStore(tmp_path / "state.sqlite3")
     first = [_scored(1, 0.9, True), _scored(2, 0.2), _scored(3, 0.5, seed="other")]
-    store.record_stories([("id-1", "feed")], [], scored=first)
+    store.record_scoring(ScoringRecord(seen=[("id-1", "feed")], scored=first))
     assert [s.story_id for s in store.scored(NOW - timedelta(days=3650))] == ["id-1", "id-3", "id-2"]
     assert store.scored(NOW - timedelta(days=3650), seed="s") == [first[0], first[1]]
     with sqlite3.connect(tmp_path / "state.sqlite3") as conn:
         conn.execute("UPDATE scored SET recorded = recorded - 40 * 86400 WHERE story_id = 'id-2'")
-    store.record_stories([], [], scored=[_scored(4, 0.3)], scored_since=datetime.now(UTC) - timedelta(days=30))
+    store.record_scoring(
+        ScoringRecord(scored=[_scored(4, 0.3)]), Keep(scored_since=datetime.now(UTC) - timedelta(days=30))
+    )
     assert {s.story_id for s in store.scored(NOW - timedelta(days=3650))} == {"id-1", "id-3", "id-4"}
 
 
@@ -127,8 +129,8 @@ def test_review_export_and_label_on_the_command_line(tmp_path: Path) -> None:
     missing = runner.invoke(app, ["review", "export", str(out), "--config", str(config)])
     assert isinstance(missing.exception, NewsmonError) and "run 'newsmon run' first" in str(missing.exception)
     (tmp_path / "data").mkdir()
-    StateStore(tmp_path / "data" / "state.sqlite3").record_stories(
-        [], [], scored=[_scored(i, i / 10, alerted=i > 7) for i in range(10)]
+    StateStore(tmp_path / "data" / "state.sqlite3").record_scoring(
+        ScoringRecord(scored=[_scored(i, i / 10, alerted=i > 7) for i in range(10)])
     )
     done = runner.invoke(
         app, ["review", "export", str(out), "--config", str(config), "--near-misses", "2", "--sample", "3"]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ from hypothesis import strategies as st
 
 from newsmon.config import FeedConfig
 from newsmon.fetch import FetchRequest, FetchResult, retry_after_seconds
-from newsmon.state import OutboxMessage, StateStore, next_poll_delay
+from newsmon.state import Alert, FeedFetch, Keep, OutboxMessage, ScoringRecord, StateStore, next_poll_delay
+from newsmon.story import Story
 
 
 def _message(n: int) -> OutboxMessage:
@@ -21,18 +23,104 @@ def _message(n: int) -> OutboxMessage:
     )
 
 
-def test_recording_marks_seen_and_queues_once(tmp_path: Path) -> None:
+def _story(n: int, feed: str = "f") -> Story:
+    now = datetime(2026, 3, 5, 12, tzinfo=UTC)
+    return Story(f"{n:032x}", f"Headline {n}", f"https://news.test/{n}", "", now, now, feed, "Feed", "http://x/f")
+
+
+def _ok(feed: FeedConfig, etag: str) -> FeedFetch:
+    return FeedFetch(FetchResult(feed.id, feed.url, datetime.now(UTC), status=200, headers={"etag": etag}), feed, 2)
+
+
+FEED = FeedConfig(url="http://127.0.0.1:1/a.xml", name="a", interval_seconds=60)
+
+
+def test_the_intake_keeps_new_stories_pending_with_their_feeds_validators(tmp_path: Path) -> None:
     store = StateStore(tmp_path / "s.db")
-    assert store.unseen(["a", "b"]) == {"a", "b"}
-    assert store.record_stories([("a", "f")], [_message(1)]) == 1
-    assert store.unseen(["a", "b"]) == {"b"}
-    assert store.record_stories([("a", "f")], [_message(1)]) == 0  # a replayed cycle queues nothing twice
-    assert store.outbox_counts() == (0, 1)
+    assert store.record_intake([_ok(FEED, '"v1"')], [_story(1), _story(2), _story(1, feed="other")]) == 2
+    assert [(s.id, s.feed_id) for s in store.pending_stories()] == [(f"{1:032x}", "f"), (f"{2:032x}", "f")]
+    assert store.pending_stories()[0] == _story(1)  # kept whole: a later cycle scores exactly this story
+    assert store.due_requests([FEED], now=float("inf"))[0].etag == '"v1"'
+    assert store.record_intake([], [_story(1), _story(3)]) == 1  # already pending: not new again
+    store.record_scoring(ScoringRecord(seen=[(f"{n:032x}", "f") for n in (1, 2, 3)]))
+    assert store.pending_stories() == [] and store.pending_count() == 0
+    assert store.record_intake([], [_story(2)]) == 0  # seen: never pending again
+
+
+def test_a_failed_intake_advances_no_validator(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "s.db")
+
+    def stories() -> Iterator[Story]:
+        yield _story(1)
+        raise RuntimeError("died half-way")
+
+    with pytest.raises(RuntimeError):
+        store.record_intake([_ok(FEED, '"v2"')], stories())
+    assert store.due_requests([FEED], now=0) == [FetchRequest("a", FEED.url)]  # no etag: the feed is fetched whole
+    assert store.pending_stories() == []
+
+
+def test_a_failed_scoring_leaves_its_stories_pending_and_queues_nothing(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "s.db")
+    store.record_intake([], [_story(1), _story(2)])
+
+    def seen() -> Iterator[tuple[str, str]]:
+        yield (f"{1:032x}", "f")
+        raise RuntimeError("died while recording")
+
+    alert = Alert(f"{1:032x}", "seed", f"{1:032x}", (_message(1),))
+    with pytest.raises(RuntimeError):
+        store.record_scoring(ScoringRecord(seen=seen(), alerts=[alert]))  # type: ignore[arg-type]
+    assert len(store.pending_stories()) == 2 and store.outbox_counts() == (0, 0)
+    assert store.unseen([f"{1:032x}"]) == {f"{1:032x}"}
+
+
+def test_a_story_alerts_once_per_seed_whatever_records_it_again(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "s.db")
+    lead = Alert(f"{1:032x}", "seed", f"{1:032x}", (_message(1),))
+    joined = Alert(f"{2:032x}", "seed", f"{1:032x}")  # a near-duplicate of the lead: no message of its own
+    assert store.record_scoring(ScoringRecord(alerts=[lead, joined])) == 1
+    assert store.alerted([(lead.story_id, "seed"), (joined.story_id, "seed"), (lead.story_id, "x")]) == {
+        (lead.story_id, "seed"),
+        (joined.story_id, "seed"),
+    }
+    changed = Alert(lead.story_id, "seed", lead.story_id, (_message(1), _message(3)))  # a replay, new topics
+    assert store.record_scoring(ScoringRecord(alerts=[changed])) == 0
+    other_seed = Alert(lead.story_id, "other", lead.story_id, (_message(4),))
+    assert store.record_scoring(ScoringRecord(alerts=[other_seed])) == 1
+    assert store.outbox_counts() == (0, 2)
+
+
+def test_scored_stories_and_their_alerts_are_kept_for_replay_then_dropped_but_pending_ones_never(
+    tmp_path: Path,
+) -> None:
+    store = StateStore(tmp_path / "s.db")
+    store.record_intake([], [_story(n) for n in range(5)])
+    store.record_scoring(
+        ScoringRecord(seen=[(f"{n:032x}", "f") for n in range(3)], alerts=[Alert(f"{0:032x}", "s", f"{0:032x}")])
+    )
+    long_ago = datetime(2020, 1, 1, tzinfo=UTC)
+    page = store.scored_stories(long_ago, limit=2)
+    assert [s.id for _, s in page] == [f"{0:032x}", f"{1:032x}"]
+    assert [s.id for _, s in store.scored_stories(long_ago, after=page[-1][0])] == [f"{2:032x}"]
+    assert store.count_scored_stories(long_ago) == 3
+    store.record_scoring(ScoringRecord(), Keep(stories_since=datetime.now(UTC) + timedelta(seconds=1)))
+    assert store.scored_stories(long_ago) == [] and store.alerted([(f"{0:032x}", "s")]) == set()
+    assert len(store.pending_stories()) == 2  # never scored: never dropped
+
+
+def test_a_new_seed_hears_how_many_kept_stories_it_never_saw(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "s.db")
+    assert store.register_seeds(["huawei"]) == {"huawei": 0}
+    store.record_intake([], [_story(1), _story(2)])
+    store.record_scoring(ScoringRecord(seen=[(f"{1:032x}", "f")]))
+    assert store.register_seeds(["huawei", "memory"]) == {"memory": 1}  # one scored story, before it existed
+    assert store.register_seeds(["huawei", "memory"]) == {}
 
 
 def test_outbox_rows_stay_until_acknowledged(tmp_path: Path) -> None:
     store = StateStore(tmp_path / "s.db")
-    store.record_stories([], [_message(1), _message(2)])
+    store.queue([_message(1), _message(2)])
     pending = store.pending()
     assert [m.key for m in pending] == [f"{1:032x}", f"{2:032x}"]
     assert pending[0].headers == (("schema", b"newsmon.match/1"),)

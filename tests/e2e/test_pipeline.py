@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,18 +14,13 @@ import pytest
 import yaml
 
 from flows.monitor import monitor_cycle
-from models.duplicates import group_near_duplicates
-from models.encoder import load_encoder
-from models.relevance import load_seed_models
-from models.scoring import Scorer
-from models.topics import load_seed_topics
-from newsmon.config import PROJECT_ROOT, Settings, load_settings
+from newsmon.config import Settings, load_settings
 from newsmon.feedserver import FeedServer
 from newsmon.local_kafka import LocalKafka
 from newsmon.messages import match_schema_validator
-from newsmon.parse import parse_feed
 from newsmon.pipeline import DEMO_FEEDS_DIR
 
+from ..expected import expected_alerts
 from ..kafka_records import read_records
 
 pytestmark = pytest.mark.e2e
@@ -35,17 +29,7 @@ pytestmark = pytest.mark.e2e
 def _expected_story_ids(settings: Settings) -> set[str]:
     """What the scorer alone (same backend as the pipeline) says should match in the bundled feeds: the pipeline
     must deliver exactly this."""
-    stories = {}
-    for path in sorted(DEMO_FEEDS_DIR.glob("*.xml")):
-        parsed = parse_feed(path.read_bytes(), feed_id=path.stem, feed_url="", fetched=datetime.now(UTC))
-        for story in parsed.stories:
-            stories.setdefault(story.id, story)
-    topic_sets = load_seed_topics(PROJECT_ROOT / "seeds")
-    models, _ = load_seed_models(PROJECT_ROOT / "seeds", topic_sets)
-    scorer = Scorer(topic_sets, load_encoder(settings.model_backend, settings.model_cache_dir), models)
-    matched = list({m.story.id: m.story for m in scorer.matches(list(stories.values()))}.values())
-    grouping = group_near_duplicates(matched, scorer.encoder.encode([s.title for s in matched]), [])
-    return set(grouping.members)  # one alert per near-duplicate group
+    return expected_alerts(sorted(DEMO_FEEDS_DIR.glob("*.xml")), settings)
 
 
 def _read(bootstrap: str, topic: str, group: str) -> list[Any]:

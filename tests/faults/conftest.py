@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
@@ -20,24 +19,3 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
         yield kafka
     finally:  # also when start-up failed half-way: no node outlives the session
         kafka.stop(kill=True)
-
-
-FIGURES: list[str] = []
-
-
-@pytest.fixture
-def report() -> Callable[[str], None]:
-    """Record a measured figure; all of them are printed at the end of the run (make test shows them)."""
-
-    def add(line: str) -> None:
-        print(line)
-        FIGURES.append(line.strip())
-
-    return add
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if FIGURES:
-        terminalreporter.section("fault test figures")
-        for line in FIGURES:
-            terminalreporter.write_line(line)

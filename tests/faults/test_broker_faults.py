@@ -57,7 +57,7 @@ def test_leader_sigkill_during_10k_publishes_loses_nothing(
     )
     ensure_topics(cluster.bootstrap, settings)
     store = StateStore(settings.state_db)
-    store.record_stories([], [to_outbox(alert(n), topic) for n in range(TOTAL)])
+    store.queue([to_outbox(alert(n), topic) for n in range(TOTAL)])
     producer = make_producer(cluster.bootstrap, settings)
     errors: list[str] = []
 

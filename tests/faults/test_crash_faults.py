@@ -1,9 +1,12 @@
-"""SIGKILL at the exact steps where a crash could lose or double an alert, then restart and count.
+"""Kill newsmon at the exact steps where a failure could lose or double an alert, then restart and count.
 
-Pipeline: after the seen-marks and outbox rows are committed (one transaction, so "after the seen-mark" and
-"after the outbox insert" are the same instant), after the records were handed to the producer, and after the
-broker acknowledged them but before the outbox marked them sent. Consumer: after the handler's effect but before
-the handled log and the commit, and after the handled log but before the commit.
+Pipeline: after fetching, after parsing, after the intake (validators and pending stories, one transaction),
+while embedding, inside the scoring transaction, after it commits (seen-marks and outbox rows together), after
+the records were handed to the producer, and after the broker acknowledged them but before the outbox marked
+them sent; by SIGKILL, and also by an exception, SIGINT and SIGTERM. Where the intake had committed, the feed
+then drops every story (a fast-moving feed) before the restart: the stories must come from the state store.
+Consumer: after the handler's effect but before the handled log and the commit, and after the handled log but
+before the commit.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -24,21 +29,27 @@ import pytest
 import yaml
 
 from consumers.archive import Archive
+from newsmon.config import PROJECT_ROOT, load_settings
 from newsmon.feedserver import FeedServer
 from newsmon.local_kafka import LocalKafka
+from newsmon.messages import match_schema_validator
 from newsmon.pipeline import DEMO_FEEDS_DIR
 
 from ..alerts import alert
+from ..expected import expected_alerts, feed_stories
 from ..kafka_records import read_records
+from ..processes import leftovers
 from ..webhook_receiver import Receiver, webhook_receiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 
-def _newsmon(env: dict[str, str], *args: str, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
+def _newsmon(
+    env: dict[str, str], *args: str, crash_at: str | None = None, how: str = "kill"
+) -> subprocess.CompletedProcess[str]:
     """Run newsmon in its own session; after it ends, kill what it left behind (a SIGKILLed run orphans
     Prefect's temporary API server, which also holds its output pipes: hence files, not pipes)."""
-    run_env = {**env, **({"NEWSMON_CRASH_AT": crash_at} if crash_at else {})}
+    run_env = {**env, **({"NEWSMON_CRASH_AT": crash_at, "NEWSMON_CRASH_HOW": how} if crash_at else {})}
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         process = subprocess.Popen(
             [sys.executable, "-m", "newsmon", *args], env=run_env, stdout=out, stderr=err, start_new_session=True
@@ -46,8 +57,9 @@ def _newsmon(env: dict[str, str], *args: str, crash_at: str | None = None) -> su
         try:
             returncode = process.wait(timeout=600)
         finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+            if how == "kill":
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
         out.seek(0)
         err.seek(0)
         return subprocess.CompletedProcess(process.args, returncode, out.read(), err.read())
@@ -68,39 +80,120 @@ def env(cluster: LocalKafka, tmp_path: Path) -> dict[str, str]:
     }
 
 
+FEED = DEMO_FEEDS_DIR / "google-news-semiconductors-2026-03.xml"
+EMPTY_FEED = '<?xml version="1.0"?><rss version="2.0"><channel><title>wire</title></channel></rss>'
+
+
 @pytest.fixture(scope="module")
-def feeds() -> Iterator[FeedServer]:
-    server = FeedServer(DEMO_FEEDS_DIR).start()
-    yield server
+def expected() -> set[str]:
+    return expected_alerts([FEED], load_settings())
+
+
+@pytest.fixture
+def wire(tmp_path: Path) -> Iterator[tuple[FeedServer, Path]]:
+    """A feed server on a folder of its own, so a test can change the feed: (server, config file)."""
+    folder = tmp_path / "feeds"
+    folder.mkdir()
+    shutil.copy(FEED, folder / "wire.xml")
+    server = FeedServer(folder).start()
+    config = tmp_path / "newsmon.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {"feeds": [{"url": server.url("wire.xml"), "name": "wire"}], "fetch_allow_networks": ["127.0.0.1/32"]}
+        )
+    )
+    yield server, config
     server.stop()
 
 
-@pytest.mark.parametrize("point", ["pipeline-recorded", "pipeline-sent", "pipeline-acked"])
-def test_pipeline_sigkill_then_restart_delivers_each_match_once_after_dedup(
-    point: str, env: dict[str, str], feeds: FeedServer, tmp_path: Path, report: Callable[[str], None]
+def _etag(data: Path) -> str | None:
+    with contextlib.closing(sqlite3.connect(data / "state.sqlite3")) as conn:
+        row = conn.execute("SELECT etag FROM feeds WHERE feed_id = 'wire'").fetchone()
+    return row[0] if row else None
+
+
+def _delivered(env: dict[str, str]) -> tuple[list[dict[str, Any]], int]:
+    """The valid alerts on the matches topic, and how many raw records carried them."""
+    records = read_records(env["NEWSMON_KAFKA_BOOTSTRAP"], env["NEWSMON_TOPIC_MATCHES"], idle=5)
+    messages = [json.loads(r.value) for r in records]
+    for message in messages:
+        match_schema_validator().validate(message)
+    return messages, len(records)
+
+
+# Every step of a cycle, killed the way it can die: SIGKILL (a crash, the OOM killer), an exception (a failing
+# encoder), SIGINT (Ctrl-C), SIGTERM (a service manager stopping it).
+CASES = [
+    ("pipeline-fetched", "kill"),
+    ("pipeline-parsed", "kill"),
+    ("pipeline-pending", "kill"),
+    ("pipeline-embedding", "kill"),
+    ("pipeline-recording", "kill"),
+    ("pipeline-recorded", "kill"),
+    ("pipeline-sent", "kill"),
+    ("pipeline-acked", "kill"),
+    ("pipeline-embedding", "error"),
+    ("pipeline-embedding", "int"),
+    ("pipeline-pending", "term"),
+]
+BEFORE_INTAKE = {"pipeline-fetched", "pipeline-parsed"}
+SCORED = {"pipeline-recorded", "pipeline-sent", "pipeline-acked"}
+EXIT_CODES = {"kill": -9, "error": 1, "int": 130, "term": 143}
+
+
+@pytest.mark.parametrize(("point", "how"), CASES, ids=[f"{p}-{h}" for p, h in CASES])
+def test_a_cycle_that_dies_at_any_step_loses_no_story_and_alerts_each_once(
+    point: str,
+    how: str,
+    env: dict[str, str],
+    wire: tuple[FeedServer, Path],
+    expected: set[str],
+    report: Callable[[str], None],
 ) -> None:
-    config = tmp_path / "newsmon.yaml"
-    feed = "google-news-semiconductors-2026-03.xml"
-    config.write_text(
-        yaml.safe_dump({"feeds": [{"url": feeds.url(feed), "name": "march"}], "fetch_allow_networks": ["127.0.0.1/32"]})
-    )
-    crashed = _newsmon(env, "run", "--once", "--config", str(config), crash_at=point)
-    assert crashed.returncode == -9, crashed.stderr[-2000:]
+    server, config = wire
+    crashed = _newsmon(env, "run", "--once", "--config", str(config), crash_at=point, how=how)
+    assert crashed.returncode == EXIT_CODES[how], crashed.stderr[-2000:]
+    if how != "kill":  # a clean stop leaves nothing running: not Prefect's temporary server, not a parse worker
+        assert leftovers(f"PREFECT_HOME={env['PREFECT_HOME']}") == []
+    data = Path(env["NEWSMON_DATA_DIR"])
+    if point in BEFORE_INTAKE:
+        assert _etag(data) is None  # the feed's validators did not advance: the next poll fetches it whole
+    else:  # the validators advanced with the stories kept; then the feed moves on and drops them all
+        assert _etag(data) is not None
+        (server.folder / "wire.xml").write_text(EMPTY_FEED)
     restarted = _newsmon(env, "run", "--once", "--config", str(config))
     assert restarted.returncode == 0, restarted.stderr[-2000:]
-    assert "0 new" in restarted.stdout + restarted.stderr  # the crashed cycle had recorded every story as seen
-    raw = read_records(env["NEWSMON_KAFKA_BOOTSTRAP"], env["NEWSMON_TOPIC_MATCHES"], idle=5)
-    archived = _newsmon(env, "consume", "archive", "--idle-timeout", "5")
-    assert archived.returncode == 0, archived.stderr[-2000:]
-    archive = Archive(Path(env["NEWSMON_DATA_DIR"]) / "alerts.sqlite3")
-    distinct = {json.loads(r.value)["message_id"] for r in raw}
+    said = " ".join((restarted.stdout + restarted.stderr).split())
+    if point not in BEFORE_INTAKE | SCORED:
+        assert f"{len(feed_stories([FEED]))} left pending by an earlier cycle" in said
+    messages, raw = _delivered(env)
+    stories = {m["story"]["id"] for m in messages}
+    distinct = {m["message_id"] for m in messages}
     report(
-        f"[{point}] {len(raw)} records, {len(distinct)} distinct matches, raw duplicates {len(raw) - len(distinct)}, "
-        f"after consumer de-dup {archive.count()}"
+        f"[{point}, {how}] exit {crashed.returncode}; after restart {len(distinct)} distinct alerts of "
+        f"{len(expected)} expected, {raw - len(distinct)} raw duplicates, lost {len(expected - stories)}"
     )
-    assert len(distinct) >= 3 and archive.count() == len(distinct)
-    if point == "pipeline-recorded":
-        assert len(raw) == len(distinct)  # nothing had been sent before the crash
+    assert stories == expected and len(distinct) == len(expected) >= 3
+    if point not in {"pipeline-sent", "pipeline-acked"}:
+        assert raw == len(distinct)  # nothing had reached the broker before the crash
+
+
+def test_a_broken_topics_file_fails_the_cycle_before_anything_is_fetched(
+    env: dict[str, str], wire: tuple[FeedServer, Path], expected: set[str], tmp_path: Path
+) -> None:
+    server, config = wire
+    seeds = tmp_path / "seeds"
+    shutil.copytree(PROJECT_ROOT / "seeds", seeds)
+    topics = seeds / "huawei-korea-chips.topics.yaml"
+    topics.write_text(topics.read_text().replace("threshold:", "threshhold:", 1))
+    env = {**env, "NEWSMON_SEEDS_DIR": str(seeds)}
+    failed = _newsmon(env, "run", "--once", "--config", str(config))
+    assert failed.returncode == 1 and "invalid topics file" in failed.stderr
+    assert leftovers(f"PREFECT_HOME={env['PREFECT_HOME']}") == []
+    assert sum(server.requests.values()) == 0  # checked before anything was fetched
+    topics.write_text(topics.read_text().replace("threshhold:", "threshold:"))
+    assert _newsmon(env, "run", "--once", "--config", str(config)).returncode == 0
+    assert {m["story"]["id"] for m in _delivered(env)[0]} == expected
 
 
 @pytest.fixture

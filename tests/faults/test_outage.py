@@ -17,10 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 import pytest
 import yaml
@@ -29,29 +26,12 @@ from newsmon.feedserver import FeedServer
 from newsmon.local_kafka import LocalKafka
 from newsmon.state import StateStore
 
-from ..conftest import FIXTURES
 from ..kafka_records import read_records
+from ..wire import core_headlines, write_feed
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 OUTAGE = 120.0
-
-
-def _core_headlines() -> list[str]:
-    lines = (FIXTURES / "headlines" / "dev-labelled.jsonl").read_text(encoding="utf-8").splitlines()
-    return [row["title"] for row in map(json.loads, lines) if row["label"] == 2]
-
-
-def _write_feed(folder: Path, titles: list[str]) -> None:
-    start = datetime(2026, 4, 1, tzinfo=UTC)
-    items = "".join(
-        f"<item><title>{escape(t)}</title><link>https://news.test/{n}</link>"
-        f"<pubDate>{format_datetime(start + timedelta(hours=n))}</pubDate></item>"
-        for n, t in enumerate(titles)
-    )
-    partial = folder / "feed.xml.partial"
-    partial.write_text(f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>')
-    partial.replace(folder / "feed.xml")
 
 
 def _tree_rss_mib(pid: int) -> float:
@@ -75,10 +55,10 @@ def _tree_rss_mib(pid: int) -> float:
 def test_all_brokers_down_for_two_minutes_loses_nothing(
     cluster: LocalKafka, tmp_path: Path, report: Callable[[str], None]
 ) -> None:
-    headlines = _core_headlines()
+    headlines = core_headlines()
     feeds = tmp_path / "feeds"
     feeds.mkdir()
-    _write_feed(feeds, headlines[:15])
+    write_feed(feeds, headlines[:15])
     server = FeedServer(feeds).start()
     topic = f"outage-{uuid.uuid4().hex[:6]}"
     config = tmp_path / "newsmon.yaml"
@@ -120,7 +100,7 @@ def test_all_brokers_down_for_two_minutes_loses_nothing(
         while (elapsed := time.monotonic() - down_at) < OUTAGE:
             assert pipeline.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
             if batches and elapsed > 10 * (4 - len(batches)) ** 2:  # new stories at ~10 s, 40 s and 90 s
-                _write_feed(feeds, batches.pop(0))
+                write_feed(feeds, batches.pop(0))
             peak = max(peak, _tree_rss_mib(pipeline.pid))
             time.sleep(1)
         waiting = store.outbox_counts()[1]

@@ -46,7 +46,7 @@ def test_outbox_is_delivered_once_with_keys_and_headers(
     topic = f"matches-{uuid.uuid4().hex[:6]}"
     settings = settings_factory(kafka_bootstrap=kafka_broker.bootstrap, topic_matches=topic)
     store = StateStore(settings.state_db)
-    store.record_stories([], _messages(topic, 25))
+    store.queue(_messages(topic, 25))
     report = deliver(store, settings)
     assert (report.sent, report.failed) == (25, 0) and store.outbox_counts() == (25, 0)
     assert deliver(store, settings).sent == 0  # nothing is sent twice
@@ -61,7 +61,7 @@ def test_a_broker_outage_keeps_matches_in_the_outbox_until_it_returns(
     topic = f"matches-{uuid.uuid4().hex[:6]}"
     down = settings_factory(kafka_bootstrap=f"127.0.0.1:{free_port()}", topic_matches=topic, delivery_timeout_seconds=3)
     store = StateStore(down.state_db)
-    store.record_stories([], _messages(topic, 5))
+    store.queue(_messages(topic, 5))
     report = deliver(store, down)
     assert report.sent == 0 and report.failed == 5 and report.error
     assert store.outbox_counts() == (0, 5)
@@ -90,7 +90,7 @@ def test_cli_starts_stops_and_restarts_a_local_broker_whose_data_survives(tmp_pa
         bootstrap = f"127.0.0.1:{env['NEWSMON_KAFKA_LOCAL_PORT']}"
         assert "running" in newsmon("kafka", "status").stdout
         store = StateStore(tmp_path / "s.db")
-        store.record_stories([], _messages("kept", 3))
+        store.queue(_messages("kept", 3))
         from newsmon.config import load_settings
 
         settings = load_settings(data_dir=tmp_path / "data", kafka_bootstrap=bootstrap, topic_matches="kept")

@@ -22,7 +22,7 @@ import pytest
 
 from newsmon.config import FeedConfig, load_settings
 from newsmon.fetch import FetchRequest
-from newsmon.pipeline import DEMO_FEEDS_DIR, fetch_feeds, parse_results, record_outcomes
+from newsmon.pipeline import DEMO_FEEDS_DIR, fetch_feeds, parse_results, record_intake
 from newsmon.state import StateStore
 
 from .hostile_server import HOST, HostileServer, gzip_bomb
@@ -199,7 +199,7 @@ def test_one_cycle_over_every_attack_records_each_error_and_still_processes_the_
     results = fetch_feeds([FetchRequest(f.id, f.url) for f in feeds], settings)
     stories, outcomes = parse_results(results, settings.parse_timeout_seconds)
     store = StateStore(settings.state_db)
-    record_outcomes(store, results, outcomes, feeds)
+    record_intake(store, results, outcomes, feeds, stories)
     assert time.monotonic() - started < FETCH_TIMEOUT + 2 * PARSE_TIMEOUT + 15
     good_id = f"feed-{names.index('good.xml')}"
     assert sum(s.feed_id == good_id for s in stories) == 20
