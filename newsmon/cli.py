@@ -7,12 +7,17 @@ Heavy parts (torch, Prefect, Kafka clients) are imported inside the commands tha
 from __future__ import annotations
 
 import os
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -62,12 +67,85 @@ def _settings(config: Path | None) -> Settings:
     return load_settings(config)
 
 
-def _quiet_prefect() -> None:
-    """Prefect's own defaults for a CLI run: no telemetry (it also races the ephemeral database), and time for
-    the temporary API server's cold first start (imports and database migrations take over 20 s on 2 cores)."""
+def _prefect_environment(settings: Settings) -> None:
+    """Prefect's settings for a newsmon process, set before Prefect is first imported (it reads them once):
+    its home (run records, the temporary API's database) under newsmon's data dir unless PREFECT_HOME says
+    otherwise; no telemetry (it also races the temporary API's database); and time for that API's cold first
+    start (imports and database migrations take over 20 s on 2 cores)."""
+    home = Path(os.environ.setdefault("PREFECT_HOME", str(settings.prefect_home))).expanduser()
+    home.mkdir(parents=True, exist_ok=True)  # Prefect makes only the last folder of it
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")  # a cold first start is slow
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[list[int]]:
+    """SIGTERM stops the work in hand like Ctrl-C does (a KeyboardInterrupt), so every ``finally`` and exit
+    handler runs: Prefect's temporary API server and the parse workers end with us instead of lingering, and
+    open transactions roll back (fetched stories stay pending). Yields the signals received."""
+    received: list[int] = []
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _stopped(received: list[int]) -> str:
+    name = signal.Signals(received[-1]).name if received else "SIGINT"
+    return f"stopped by {name}; stories an interrupted cycle fetched stay pending for the next cycle"
+
+
+def _check_seeds(settings: Settings) -> None:
+    """Refuse to start a service on broken topics or model files; say which seed articles have no topics."""
+    from models.relevance import load_seed_models
+    from models.topics import load_seed_topics, seeds_without_topics
+
+    load_seed_models(settings.seeds_dir, load_seed_topics(settings.seeds_dir))
+    for article in seeds_without_topics(settings.seeds_dir):
+        err.print(
+            f"[yellow]seed article {article} has no topics file, so nothing is matched against it: run "
+            "'newsmon seeds build'[/]"
+        )
+
+
+def _one_cycle(config: Path | None, due_only: bool, keep_going: bool) -> None:
+    """One monitoring cycle as a flow run, its summary printed. With ``keep_going`` a failed cycle is reported
+    and survived (a service must outlive a Kafka outage or a broken topics file); otherwise it is raised."""
+    from flows.monitor import monitor_cycle
+
+    try:
+        result = monitor_cycle(config_file=str(config.resolve()) if config else None, due_only=due_only)
+    except Exception as exc:  # a cycle's failure must never end the service: report it, retry next cycle
+        if not keep_going:
+            raise
+        reason = str(exc) if isinstance(exc, NewsmonError) else f"{type(exc).__name__}: {exc}"
+        err.print(f"[red]cycle failed: {escape(reason)}[/] — the next cycle retries")
+    else:
+        console.print(f"[bold]{escape(str(result['summary']))}[/]")
+
+
+def _serve_here(config: Path | None, interval: float, due_only: bool) -> None:
+    """Cycles every ``interval`` seconds in this process until SIGTERM or Ctrl-C."""
+    import time
+
+    from flows.serve import run_on_schedule
+
+    def waiting(at: float) -> None:
+        console.print(f"[dim]next cycle at {time.strftime('%H:%M:%S', time.localtime(at))}[/]")
+
+    with _stop_on_signals() as received:
+        try:
+            run_on_schedule(lambda: _one_cycle(config, due_only, keep_going=True), interval, on_wait=waiting)
+        except KeyboardInterrupt:
+            console.print(_stopped(received))
 
 
 @app.command()
@@ -76,41 +154,84 @@ def run(
     once: Annotated[bool, typer.Option("--once", help="Run one cycle and exit (else repeat every interval).")] = False,
     due_only: Annotated[bool, typer.Option("--due-only", help="Poll only feeds whose interval has passed.")] = False,
 ) -> None:
-    """Run the monitor flow in the foreground: fetch, match, deliver to Kafka."""
-    import time
-
-    _quiet_prefect()
+    """Run the monitor in the foreground: fetch, match, deliver to Kafka. Without --once, a cycle every
+    poll_interval_seconds in this process until SIGTERM or Ctrl-C (feeds are polled when due)."""
     settings = _settings(config)
-    from flows.monitor import monitor_cycle
-
-    while True:
+    _prefect_environment(settings)
+    if not once:
+        _check_seeds(settings)
+        _serve_here(config, settings.poll_interval_seconds, due_only=True)
+        return
+    with _stop_on_signals() as received:
         try:
-            result = monitor_cycle(config_file=str(config) if config else None, due_only=due_only or not once)
-        except NewsmonError as exc:  # e.g. Kafka down: the matches wait in the outbox for the next cycle
-            if once:
-                raise
-            err.print(f"[red]cycle failed: {exc}[/] — the next cycle retries")
-        else:
-            console.print(f"[bold]{result['summary']}[/]")
-        if once:
-            return
-        time.sleep(settings.poll_interval_seconds)
+            _one_cycle(config, due_only, keep_going=False)
+        except KeyboardInterrupt:
+            err.print(_stopped(received))
+            raise typer.Exit(128 + (received[-1] if received else signal.SIGINT)) from None
 
 
 @app.command()
 def serve(
     config: ConfigOption = None,
     interval: Annotated[
-        int | None, typer.Option(help="Seconds between cycles (default: poll_interval_seconds).")
+        int | None, typer.Option(min=10, help="Seconds between cycles (default: poll_interval_seconds).")
     ] = None,
-    name: Annotated[str, typer.Option(help="Deployment name.")] = "newsmon",
+    name: Annotated[str, typer.Option(help="Deployment name (with a Prefect server).")] = "newsmon",
 ) -> None:
-    """Serve the monitor flow on an interval schedule (Prefect deployment; Ctrl-C stops)."""
-    _quiet_prefect()
+    """Run the monitor unattended, a cycle every interval, until SIGTERM or Ctrl-C. With PREFECT_API_URL set,
+    the flow is served as a deployment on that Prefect server (its scheduler creates the runs, the Prefect UI
+    shows them); without, the schedule runs in this process on Prefect's temporary API."""
     settings = _settings(config)
-    from flows.serve import serve_monitor
+    _prefect_environment(settings)
+    _check_seeds(settings)
+    every = interval or settings.poll_interval_seconds
+    from flows.serve import prefect_api_url, serve_deployment
 
-    serve_monitor(str(config.resolve()) if config else None, interval or settings.poll_interval_seconds, name)
+    api = prefect_api_url()
+    if api is None:
+        console.print(
+            f"serving newsmon: a cycle every {every} s in this process (no PREFECT_API_URL: Prefect's temporary "
+            f"API records the runs in {os.environ['PREFECT_HOME']}). SIGTERM or Ctrl-C stops."
+        )
+        _serve_here(config, every, due_only=True)
+        return
+    console.print(f"serving deployment newsmon-monitor/{name} on {api}, every {every} s. SIGTERM or Ctrl-C stops.")
+    serve_deployment(str(config.resolve()) if config else None, every, name)
+    console.print("stopped; stories an interrupted cycle fetched stay pending for the next cycle")
+
+
+@app.command()
+def replay(
+    config: ConfigOption = None,
+    since: Annotated[
+        str, typer.Option(help="How far back: a span (7d, 36h, 90m, 2w) or a date (2026-11-20, 2026-11-20T08:00Z).")
+    ] = "7d",
+    seed: Annotated[str | None, typer.Option(help="Only this seed (default: every seed).")] = None,
+) -> None:
+    """Score the stories kept from recent cycles against today's seeds and topics, and alert the matches never
+    alerted before: a new seed article, or edited topics, catch up on the recent past. Stories are kept
+    story_retention_days (default 7); a story alerts at most once per seed, replays included."""
+    from datetime import UTC, datetime
+
+    from newsmon.timespan import parse_since
+
+    settings = _settings(config)
+    try:
+        when = parse_since(since, datetime.now(UTC))
+    except ValueError as exc:
+        raise NewsmonError(f"--since: {exc}") from None
+    _prefect_environment(settings)
+    from flows.replay import replay_stories
+
+    with _stop_on_signals() as received:
+        try:
+            result = replay_stories(config_file=str(config.resolve()) if config else None, since=when, seed=seed)
+        except KeyboardInterrupt:
+            err.print(
+                f"stopped by {signal.Signals(received[-1]).name if received else 'SIGINT'}; run it again to finish"
+            )
+            raise typer.Exit(128 + (received[-1] if received else signal.SIGINT)) from None
+    console.print(f"[bold]{escape(str(result['summary']))}[/]")
 
 
 @app.command()

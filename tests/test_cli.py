@@ -13,6 +13,7 @@ COMMANDS = [
     [],
     ["run"],
     ["serve"],
+    ["replay"],
     ["tail"],
     ["seeds"],
     ["seeds", "build"],
