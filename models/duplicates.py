@@ -27,12 +27,14 @@ DEFAULT_WINDOW = timedelta(hours=72)
 
 @dataclass(frozen=True, slots=True)
 class Recent:
-    """A story matched in an earlier cycle, as the state store keeps it for grouping."""
+    """A story matched for ``seed`` in an earlier cycle, as the state store keeps it for grouping (each seed
+    groups its own alerts: a repeat of another seed's alert is news to this one)."""
 
     story_id: str
     group_id: str
     published: datetime
     vector: Vectors
+    seed: str = ""
 
 
 @dataclass(slots=True)

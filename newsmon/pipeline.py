@@ -299,25 +299,35 @@ def match_stories(
     return Scoring(matches_of(stories, assessed), scored)
 
 
-def group_matches(store: StateStore, matches: Sequence[SeedMatch], scorer: Scorer, settings: Settings) -> Grouping:
-    """Near-duplicate groups of the matched stories, against each other and the recent matches in the store."""
+def group_matches(
+    store: StateStore, matches: Sequence[SeedMatch], scorer: Scorer, settings: Settings
+) -> dict[str, Grouping]:
+    """Near-duplicate groups of the matched stories, per seed: against each other and that seed's recent
+    matches in the store. A story repeating another seed's alert is still news to this seed."""
     window = timedelta(hours=settings.near_duplicate_window_hours)
     stories = list({m.story.id: m.story for m in matches}.values())
     if not stories:
-        return Grouping()
+        return {}
     vectors = scorer.encoder.encode([s.title for s in stories], scorer.batch_size)
-    earliest = min(s.published for s in stories) - window
-    recent = store.recent_matches(since=earliest)
-    return group_near_duplicates(stories, vectors, recent, settings.near_duplicate_cosine, window)
+    position = {s.id: i for i, s in enumerate(stories)}
+    groupings = {}
+    for seed in dict.fromkeys(m.seed for m in matches):
+        mine = [m.story for m in matches if m.seed == seed]
+        earliest = min(s.published for s in mine) - window
+        recent = store.recent_matches(since=earliest, seed=seed)
+        rows = vectors[[position[s.id] for s in mine]]
+        groupings[seed] = group_near_duplicates(mine, rows, recent, settings.near_duplicate_cosine, window)
+    return groupings
 
 
 def _alerts(
-    matches: Sequence[SeedMatch], grouping: Grouping, scorer: Scorer, settings: Settings, run_id: str
+    matches: Sequence[SeedMatch], groupings: dict[str, Grouping], scorer: Scorer, settings: Settings, run_id: str
 ) -> list[Alert]:
     """One Alert per match: a group's lead carries its messages (listing the group's other outlets, and also
     on the deciding topic's own alert topic when routing is on); a story that joined a group carries none."""
     alerts = []
     for m in matches:
+        grouping = groupings[m.seed]
         group = grouping.group_of[m.story.id]
         if not grouping.leads(m.story.id):
             alerts.append(Alert(m.story.id, m.seed, group))
@@ -360,18 +370,22 @@ def record_scoring(
     seed): a pair that alerted before, in a cycle or a replay, queues nothing), the matched titles' embeddings
     for later grouping, and every story as each seed scored it."""
     known = store.alerted((m.story.id, m.seed) for m in scoring.matches)
-    grouping = group_matches(store, scoring.matches, scorer, settings)
+    groupings = group_matches(store, scoring.matches, scorer, settings)
     by_id = {m.story.id: m.story for m in scoring.matches}
     record = ScoringRecord(
         seen=[(s.id, s.feed_id) for s in stories],
-        alerts=_alerts(scoring.matches, grouping, scorer, settings, run_id),
-        recent=[Recent(i, grouping.group_of[i], by_id[i].published, v) for i, v in grouping.vectors.items()],
+        alerts=_alerts(scoring.matches, groupings, scorer, settings, run_id),
+        recent=[
+            Recent(i, grouping.group_of[i], by_id[i].published, vector, seed)
+            for seed, grouping in groupings.items()
+            for i, vector in grouping.vectors.items()
+        ],
         scored=scoring.scored,
     )
     queued = store.record_scoring(record, _keep(settings))
     crash_point("pipeline-recorded")
     fresh = [m for m in scoring.matches if (m.story.id, m.seed) not in known]
-    grouped = sum(1 for m in fresh if not grouping.leads(m.story.id))
+    grouped = sum(1 for m in fresh if not groupings[m.seed].leads(m.story.id))
     return Recorded(len(stories), fresh, queued, grouped, len(scoring.matches) - len(fresh))
 
 

@@ -115,7 +115,16 @@ _MIGRATIONS = (
     " CREATE TABLE alerts (story_id TEXT NOT NULL, seed TEXT NOT NULL, group_id TEXT NOT NULL,"
     " recorded REAL NOT NULL, PRIMARY KEY (story_id, seed));"
     " CREATE INDEX alerts_recorded ON alerts (recorded);"
-    " CREATE TABLE seeds (seed TEXT PRIMARY KEY, first_seen REAL NOT NULL);",
+    " CREATE TABLE seeds (seed TEXT PRIMARY KEY, first_seen REAL NOT NULL);"
+    # ... and near-duplicate groups per seed: a story matching one seed must not fold into another seed's alert.
+    #     Rows of older databases keep seed '' and count for every seed.
+    " CREATE TABLE recent_by_seed (story_id TEXT NOT NULL, seed TEXT NOT NULL, group_id TEXT NOT NULL,"
+    " published REAL NOT NULL, vector BLOB NOT NULL, recorded REAL NOT NULL, PRIMARY KEY (story_id, seed));"
+    " INSERT INTO recent_by_seed SELECT story_id, '', group_id, published, vector, recorded FROM recent_matches;"
+    " DROP TABLE recent_matches;"
+    " ALTER TABLE recent_by_seed RENAME TO recent_matches;"
+    " CREATE INDEX recent_matches_published ON recent_matches (seed, published);"
+    " CREATE INDEX recent_matches_recorded ON recent_matches (recorded);",
 )
 
 _MAX_BACKOFF_SECONDS = 6 * 3600
@@ -406,9 +415,9 @@ class StateStore:
             )
             _log_scored(conn, record.scored, now)
             conn.executemany(
-                "INSERT OR REPLACE INTO recent_matches VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO recent_matches VALUES (?, ?, ?, ?, ?, ?)",
                 (
-                    (r.story_id, r.group_id, r.published.timestamp(), r.vector.astype("<f4").tobytes(), now)
+                    (r.story_id, r.seed, r.group_id, r.published.timestamp(), r.vector.astype("<f4").tobytes(), now)
                     for r in record.recent
                 ),
             )
@@ -424,15 +433,18 @@ class StateStore:
             crash_point("pipeline-recording")  # everything written, nothing committed
         return queued
 
-    def recent_matches(self, since: datetime) -> list[Recent]:
-        """Stories matched earlier and published at or after ``since``, for near-duplicate grouping."""
+    def recent_matches(self, since: datetime, seed: str | None = None) -> list[Recent]:
+        """Stories matched earlier (for ``seed``, or any) and published at or after ``since``, for grouping."""
         with self._connect() as conn:
             rows = conn.execute(
-                "SELECT story_id, group_id, published, vector FROM recent_matches WHERE published >= ?",
-                (since.timestamp(),),
+                "SELECT story_id, group_id, published, vector, seed FROM recent_matches WHERE published >= ?"
+                " AND (? IS NULL OR seed IN (?, ''))",
+                (since.timestamp(), seed, seed),
             ).fetchall()
         return [
-            Recent(r[0], r[1], datetime.fromtimestamp(r[2], UTC), np.frombuffer(r[3], dtype="<f4").astype(np.float32))
+            Recent(
+                r[0], r[1], datetime.fromtimestamp(r[2], UTC), np.frombuffer(r[3], dtype="<f4").astype(np.float32), r[4]
+            )
             for r in rows
         ]
 

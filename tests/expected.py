@@ -28,13 +28,19 @@ def feed_stories(documents: Sequence[Path]) -> list[Story]:
 
 
 def expected_alerts(
-    documents: Sequence[Path], settings: Settings, seeds_dir: Path = PROJECT_ROOT / "seeds"
+    documents: Sequence[Path],
+    settings: Settings,
+    seeds_dir: Path = PROJECT_ROOT / "seeds",
+    seed: str | None = None,
 ) -> set[str]:
-    """Story ids that must alert (for any seed) when a fresh pipeline polls ``documents``, with the settings'
-    encoder backend."""
+    """Story ids that must alert (for any seed, or ``seed``) when a fresh pipeline polls ``documents`` in one
+    cycle, with the settings' encoder backend: each seed's matches, one per near-duplicate group."""
     topic_sets = load_seed_topics(seeds_dir)
     models, _ = load_seed_models(seeds_dir, topic_sets)
     scorer = Scorer(topic_sets, load_encoder(settings.model_backend, settings.model_cache_dir), models)
-    matched = list({m.story.id: m.story for m in scorer.matches(feed_stories(documents))}.values())
-    grouping = group_near_duplicates(matched, scorer.encoder.encode([s.title for s in matched]), [])
-    return set(grouping.members)
+    matches = scorer.matches(feed_stories(documents))
+    leads: set[str] = set()
+    for name in {m.seed for m in matches if seed in (None, m.seed)}:
+        mine = list({m.story.id: m.story for m in matches if m.seed == name}.values())
+        leads |= set(group_near_duplicates(mine, scorer.encoder.encode([s.title for s in mine]), []).members)
+    return leads

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -98,6 +99,49 @@ def test_the_store_remembers_recent_matches_and_forgets_old_ones(tmp_path) -> No
     assert len(store.recent_matches(since=T0 - timedelta(days=30))) == 2  # recorded just now: kept
     store.record_scoring(ScoringRecord(), Keep(recent_since=datetime.now(UTC) + timedelta(seconds=1)))
     assert store.recent_matches(since=T0 - timedelta(days=30)) == []
+
+
+def test_recent_matches_are_kept_per_seed_and_old_unseeded_rows_count_for_every_seed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = StateStore(tmp_path / "state.sqlite3")
+    rows = [Recent("a" * 32, "a" * 32, T0, _unit(1, 0, 0), "x"), Recent("a" * 32, "a" * 32, T0, _unit(1, 0, 0), "y")]
+    store.record_scoring(ScoringRecord(recent=rows))
+    since = T0 - timedelta(days=1)
+    assert [r.seed for r in store.recent_matches(since, "x")] == ["x"]
+    assert sorted(r.seed for r in store.recent_matches(since)) == ["x", "y"]
+    assert store.recent_matches(since, "z") == []
+    with sqlite3.connect(tmp_path / "state.sqlite3") as conn:  # as migration 4 carries a row over
+        conn.execute("UPDATE recent_matches SET seed = '' WHERE seed = 'y'")
+    assert [r.seed for r in store.recent_matches(since, "z")] == [""]
+
+
+class _Titles:
+    """An encoder stand-in: each title's vector is given."""
+
+    def __init__(self, vectors: dict[str, np.ndarray]) -> None:
+        self.vectors = vectors
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        return np.stack([self.vectors[t] for t in texts])
+
+
+def test_a_story_repeating_another_seeds_alert_is_news_to_its_own_seed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    from models.scoring import SeedMatch
+    from newsmon.config import Settings
+    from newsmon.pipeline import group_matches
+
+    store = StateStore(tmp_path / "state.sqlite3")
+    earlier = _story("Samsung halts HBM shipments to China", 0)
+    store.record_scoring(
+        ScoringRecord(recent=[Recent(earlier.id, earlier.id, earlier.published, _unit(1, 0, 0), "huawei")])
+    )
+    repeat = _story("Samsung halts HBM shipments to China - report", 3)
+    scorer = SimpleNamespace(encoder=_Titles({repeat.title: _unit(1, 0.01, 0)}), batch_size=64)
+    matches = [SeedMatch(repeat, seed, seed, 0.9, 0.5, ()) for seed in ("huawei", "memory")]
+    groupings = group_matches(store, matches, scorer, Settings(data_dir=tmp_path))  # type: ignore[arg-type]
+    assert groupings["huawei"].group_of[repeat.id] == earlier.id  # a repost of huawei's alert: folded
+    assert groupings["memory"].leads(repeat.id)  # the memory seed never alerted on it: it alerts
 
 
 @pytest.mark.model
