@@ -592,9 +592,11 @@ def seeds_build(
 def seeds_list(config: ConfigOption = None) -> None:
     """Show each seed's topics (thresholds, exemplars, exclusions, keywords) and which relevance model it uses."""
     from models.relevance import load_seed_models
-    from models.topics import load_seed_topics
+    from models.topics import load_seed_topics, seeds_without_topics
 
     seeds_dir = _settings(config).seeds_dir
+    for article in seeds_without_topics(seeds_dir):
+        err.print(f"[yellow]{article} has no topics file, so nothing is matched against it: 'newsmon seeds build'[/]")
     topic_sets = load_seed_topics(seeds_dir)
     models, warnings = load_seed_models(seeds_dir, topic_sets)
     table = Table("seed", "topic", "threshold", "exemplars", "exclusions", "keywords")

@@ -194,3 +194,29 @@ def test_train_then_eval_cross_validates_and_calibrate_writes_thresholds(tmp_pat
     assert after != before and after.splitlines()[0] == before.splitlines()[0]  # the comment header stays
     for topic in proposal["topics"]:
         assert f"threshold: {topic['proposed']:.3f}" in after
+
+
+def test_a_seed_article_without_topics_is_said_and_a_broken_topics_file_stops_serve_at_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import shutil
+
+    from newsmon.config import PROJECT_ROOT
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    for path in (PROJECT_ROOT / "seeds").glob("huawei-korea-chips.*"):
+        shutil.copy(path, seeds / path.name)
+    (seeds / "memory.txt").write_text("A second seed article, no topics yet.")
+    env = {**os.environ, "NEWSMON_SEEDS_DIR": str(seeds), "NEWSMON_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200"}
+    listed = _newsmon("seeds", "list", env=env)
+    assert listed.returncode == 0 and "memory.txt has no topics file" in " ".join(listed.stderr.split())
+    topics = seeds / "huawei-korea-chips.topics.yaml"
+    topics.write_text(topics.read_text().replace("exemplars:", "exemplar:", 1))
+    served = _newsmon("serve", "--interval", "60", env=env)
+    assert served.returncode == 1 and "invalid topics file" in served.stderr and "Traceback" not in served.stderr
+    assert not (tmp_path / "data" / "state.sqlite3").exists()  # refused before anything ran
+
+
+def test_replay_refuses_a_time_it_cannot_read() -> None:
+    result = _newsmon("replay", "--since", "yesterday")
+    assert result.returncode == 1 and "--since: 'yesterday' is not a time" in " ".join(result.stderr.split())

@@ -23,6 +23,7 @@ def test_the_stack_has_kafka_prefect_postgres_worker_and_consumers() -> None:
     assert services["kafka"]["image"].startswith("apache/kafka:4.")
     assert "KAFKA_PROCESS_ROLES" in services["kafka"]["environment"]  # KRaft, no ZooKeeper
     assert "postgresql" in services["prefect-server"]["environment"]["PREFECT_API_DATABASE_CONNECTION_URL"]
+    assert services["prefect-server"]["image"] == services["newsmon-worker"]["image"]  # the locked Prefect + SQLAlchemy
     for name in ("newsmon-worker", *CONSUMERS):
         assert services[name]["environment"]["NEWSMON_KAFKA_BOOTSTRAP"] == "kafka:9092"
     for name in CONSUMERS:
