@@ -3,7 +3,7 @@ what now matches and never alerted before (a new seed, or edited topics, catchin
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +45,8 @@ def replay_stories(
     if seed is not None and seed not in seeds:
         raise ConfigError(f"no seed {seed!r} with a topics file; the seeds are: {', '.join(seeds)}")
     oldest = store.oldest_story()
-    start = since or oldest or datetime.now().astimezone()
-    if oldest is not None and start < oldest:
+    start = since or datetime.fromtimestamp(0, UTC)  # no window: every story kept
+    if since is not None and oldest is not None and since < oldest:
         logger.warning(
             "stories are kept %g days (story_retention_days): the oldest kept was recorded %s",
             settings.story_retention_days,
