@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml uv.lock
 setup: $(STAMP)  ## create .venv with the locked dependencies
 
 run: setup  ## one monitoring cycle on the bundled recorded feeds, then the alerts through the consumer
-	$(BIN)/newsmon run --once
+	$(BIN)/newsmon run --once --demo
 	$(BIN)/newsmon tail --group newsmon-make-run --from-beginning --idle-timeout 5
 
 lint: setup  ## ruff (lint + format check) and mypy --strict

@@ -22,7 +22,7 @@ from types import FrameType
 from typing import Any
 
 from consumers.sqlite import transaction
-from newsmon.faults import crash_point
+from newsmon.dev.faults import crash_point
 
 __all__ = ["ConsumeOptions", "HandledLog", "PoisonMessageError", "consume", "decode_alert"]
 

@@ -9,6 +9,7 @@ in the outbox and fail the run loudly, to be delivered by the next cycle.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +21,25 @@ from prefect.runtime import flow_run
 from models.scoring import Scorer
 from newsmon import pipeline
 from newsmon.config import Settings, load_settings
+from newsmon.dev.demo import demo_feeds
+from newsmon.dev.faults import crash_point
 from newsmon.errors import DeliveryError
-from newsmon.faults import crash_point
 from newsmon.fetch import FetchRequest, FetchResult
 from newsmon.kafka_io import DeliveryReport
 from newsmon.state import StateStore
 from newsmon.story import Story
 
-__all__ = ["deliver_task", "matches_markdown", "monitor_cycle"]
+__all__ = [
+    "cycle_settings",
+    "deliver_outbox",
+    "deliver_task",
+    "fetch_task",
+    "load_task",
+    "match_task",
+    "matches_markdown",
+    "monitor_cycle",
+    "parse_task",
+]
 
 
 @task(name="load seeds and model", cache_policy=NO_CACHE)
@@ -81,18 +93,33 @@ def deliver_outbox(store: StateStore, settings: Settings) -> tuple[int, int]:
     return (report.sent if isinstance(report, DeliveryReport) else 0), store.outbox_counts()[1]
 
 
+def cycle_settings(config_file: str | None, kafka_bootstrap: str | None) -> Settings:
+    """A flow run's settings: the config file (and environment), with the broker its caller started."""
+    overrides = {"kafka_bootstrap": kafka_bootstrap} if kafka_bootstrap else {}
+    return load_settings(Path(config_file) if config_file else None, **overrides)
+
+
 @flow(name="newsmon-monitor", retries=0, validate_parameters=True)
-def monitor_cycle(config_file: str | None = None, due_only: bool = True) -> dict[str, Any]:
-    """Poll the feeds once: load seeds → fetch → parse → intake → embed and match → record → deliver."""
+def monitor_cycle(
+    config_file: str | None = None, due_only: bool = True, demo: bool = False, kafka_bootstrap: str | None = None
+) -> dict[str, Any]:
+    """Poll the feeds once: load seeds → fetch → parse → intake → embed and match → record → deliver. ``demo``
+    polls the bundled recorded feeds, served on 127.0.0.1 meanwhile; ``kafka_bootstrap`` is the broker the
+    caller started when none is configured."""
     logger = get_run_logger()
-    settings = load_settings(Path(config_file) if config_file else None)
+    settings = cycle_settings(config_file, kafka_bootstrap)
     summary = pipeline.CycleSummary(run_id=str(flow_run.get_id() or "local"))
     store = StateStore(settings.state_db)
     scorer = load_task(settings)
     for note in pipeline.seed_notes(settings, store, [ts.seed for ts in scorer.topic_sets]):
         logger.warning(note)
     summary.carried = store.pending_count()
-    with pipeline.active_feeds(settings) as (feeds, settings):
+    with (
+        demo_feeds(settings) if demo else nullcontext((pipeline.feeds_to_poll(settings), settings)) as (
+            feeds,
+            settings,
+        )
+    ):
         requests = pipeline.plan_fetches(store, feeds, due_only)
         results = fetch_task(requests, settings)
         crash_point("pipeline-fetched")

@@ -4,21 +4,20 @@ what now matches and never alerted before (a new seed, or edited topics, catchin
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from flows.monitor import deliver_outbox, load_task
+from flows.monitor import cycle_settings, deliver_outbox, load_task
 from models.scoring import Scorer
 from newsmon import pipeline
-from newsmon.config import Settings, load_settings
+from newsmon.config import Settings
 from newsmon.errors import ConfigError, DeliveryError
 from newsmon.state import StateStore
 
-__all__ = ["replay_stories"]
+__all__ = ["replay_stories", "replay_task"]
 
 
 @task(name="replay: embed and match", cache_policy=NO_CACHE)
@@ -34,11 +33,15 @@ def replay_task(
 
 @flow(name="newsmon-replay", retries=0, validate_parameters=True)
 def replay_stories(
-    config_file: str | None = None, since: datetime | None = None, seed: str | None = None
+    config_file: str | None = None,
+    since: datetime | None = None,
+    seed: str | None = None,
+    kafka_bootstrap: str | None = None,
 ) -> dict[str, Any]:
-    """Replay the kept stories recorded since ``since`` (all kept ones if None), for every seed or one."""
+    """Replay the kept stories recorded since ``since`` (all kept ones if None), for every seed or one;
+    ``kafka_bootstrap`` is the broker the caller started when none is configured."""
     logger = get_run_logger()
-    settings = load_settings(Path(config_file) if config_file else None)
+    settings = cycle_settings(config_file, kafka_bootstrap)
     store = StateStore(settings.state_db)
     scorer = load_task(settings)
     seeds = [ts.seed for ts in scorer.topic_sets]

@@ -92,12 +92,15 @@ class GracefulRunner(Runner):
             loop.call_soon_threadsafe(lambda: loop.create_task(self.astop()))
 
 
-def serve_deployment(config_file: str | None, interval_seconds: int, name: str = "newsmon") -> None:
-    """Register the deployment with the Prefect server and execute its scheduled runs until stopped."""
+def serve_deployment(
+    config_file: str | None, interval_seconds: int, name: str = "newsmon", parameters: dict[str, Any] | None = None
+) -> None:
+    """Register the deployment with the Prefect server and execute its scheduled runs until stopped;
+    ``parameters`` go to every run (``demo``, ``kafka_bootstrap``)."""
     deployment = monitor_cycle.to_deployment(
         name=name,
         interval=interval_seconds,
-        parameters={"config_file": config_file, "due_only": True},
+        parameters={"config_file": config_file, "due_only": True, **(parameters or {})},
         description="Poll the feeds, match stories against the seed topics, deliver alerts to Kafka.",
         tags=["newsmon"],
         entrypoint_type=EntrypointType.MODULE_PATH,

@@ -8,9 +8,11 @@ the figures are never the model grading its own homework.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import math
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from models.evaluation import LabelledHeadline, average_precision, metrics, suggest_margin
-from models.relevance import RelevanceModel, cross_validated
+from models.relevance import RelevanceModel, cross_validated, feature_names
+from models.relevance import train as fit
 from models.scoring import Scorer, SeedAssessment
 from newsmon.normalise import split_publisher
 from newsmon.story import Story
@@ -28,11 +31,14 @@ __all__ = [
     "SeedRun",
     "ThresholdProposal",
     "average_precision_of",
+    "evaluation_report",
     "file_sha256",
+    "per_topic_counts",
     "precision_upper_bound",
     "propose_thresholds",
     "recall_at_precision",
     "run_labelled",
+    "train_relevance",
 ]
 
 BATCH = 64
@@ -199,3 +205,59 @@ def average_precision_of(run: SeedRun, labels: Sequence[int]) -> float:
     """Lenient average precision of one seed's relevance (1s left out)."""
     kept = [(lab, r) for lab, r in zip(labels, run.relevance, strict=True) if lab != 1]
     return average_precision([lab for lab, _ in kept], [r for _, r in kept])
+
+
+def per_topic_counts(run: LabelledRun) -> dict[str, dict[str, int]]:
+    """Per deciding topic (``seed/topic``): alerts, and how many of them were core, related, not relevant."""
+    table: dict[str, dict[str, int]] = {}
+    for seed in run.seeds:
+        for label, topic, margin in zip(run.labels, seed.topics, seed.margins, strict=True):
+            counts = table.setdefault(f"{seed.seed}/{topic}", {"hits": 0, "core": 0, "related": 0, "not": 0})
+            if margin >= 0:
+                counts["hits"] += 1
+                counts[("not", "related", "core")[label]] += 1
+    return table
+
+
+def evaluation_report(run: LabelledRun, scorer: Scorer, min_precision: float) -> dict[str, object]:
+    """What ``newsmon eval`` reports, as plain data: the metrics at the configured thresholds, the encoder, the
+    seeds whose figures are cross-validated, the best recall at ``min_precision``, a suggested threshold shift
+    and the alerts per deciding topic."""
+    margins = run.margins
+    suggested = suggest_margin(run.labels, margins, min_precision)
+    applied = [t for s in run.seeds for t in s.thresholds]
+    return {
+        **metrics(run.labels, margins).as_dict(),
+        "threshold": round(statistics.median(applied), 4),
+        "thresholds": {f"{ts.seed}/{t.id}": t.threshold for ts in scorer.topic_sets for t in ts.topics},
+        "model": scorer.encoder.name,
+        "backend": scorer.encoder.backend,
+        "cross_validated": [s.seed for s in run.seeds if s.cross_validated],
+        "recall_at_precision": round(recall_at_precision(run.labels, margins, min_precision), 4),
+        "min_precision": min_precision,
+        "suggested": suggested.as_dict() if suggested else None,
+        "topics": per_topic_counts(run),
+    }
+
+
+def train_relevance(
+    run: LabelledRun, scorer: Scorer, index: int, file: Path, c: float
+) -> tuple[RelevanceModel, dict[str, float]]:
+    """Learn seed number ``index``'s relevance model from the labelled run of ``file``; returns the model (its
+    training info recorded in it) and its 5-fold cross-validated figures, measured before the final fit."""
+    seed_run, topic_set = run.seeds[index], scorer.topic_sets[index]
+    probabilities = [float(p) for p in cross_validated(seed_run.values, run.labels, feature_names(topic_set), c=c)]
+    cv = dataclasses.replace(seed_run, relevance=probabilities)
+    figures = {
+        "average_precision": round(average_precision_of(cv, run.labels), 4),
+        "recall_at_precision_0.85": round(recall_at_precision(run.labels, probabilities, 0.85), 4),
+    }
+    info = {
+        "file": file.name,
+        "sha256": file_sha256(file),
+        "n": len(run.labels),
+        "core": run.labels.count(2),
+        "c": c,
+        "cross_validated": figures,
+    }
+    return fit(topic_set, seed_run.values, run.labels, c=c, info=info), figures

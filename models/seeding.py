@@ -7,15 +7,18 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from models.encoder import Encoder, Vectors
 from models.sentences import split_sentences
-from models.topics import DEFAULT_THRESHOLD, Topic, TopicSet
+from models.topics import DEFAULT_THRESHOLD, Topic, TopicSet, save_topics, seed_articles, topics_path
+from newsmon.errors import ConfigError
 
-__all__ = ["build_topic_set", "cluster", "key_phrases"]
+__all__ = ["SeedBuild", "build_seeds", "build_topic_set", "cluster", "key_phrases"]
 
 _STOPWORDS = frozenset(
     [
@@ -252,3 +255,37 @@ def build_topic_set(seed: str, article: str, encoder: Encoder, max_topics: int =
             )
         )
     return TopicSet(seed=seed, title=title, topics=tuple(topics))
+
+
+@dataclass(frozen=True, slots=True)
+class SeedBuild:
+    """What ``build_seeds`` did with one article: wrote ``topics`` topics to ``target``, or kept it (None)."""
+
+    article: Path
+    target: Path
+    topics: int | None
+
+
+def build_seeds(
+    seeds_dir: Path, encoder: Callable[[], Encoder], max_topics: int = 6, force: bool = False
+) -> Iterator[SeedBuild]:
+    """A topics file for each seed article of ``seeds_dir`` that has none (every one, with ``force``), as each
+    is written. ``encoder`` is called only if some article needs it (loading takes seconds)."""
+    articles = seed_articles(seeds_dir)
+    if not articles:
+        raise ConfigError(f"no seed articles (*.txt, *.md) in {seeds_dir}")
+    for article in articles:
+        target = topics_path(article)
+        if target.exists() and not force:
+            yield SeedBuild(article, target, None)
+            continue
+        try:
+            topic_set = build_topic_set(article.stem, article.read_text(encoding="utf-8"), encoder(), max_topics)
+        except ValueError as exc:
+            raise ConfigError(f"{article}: {exc}") from exc
+        header = (
+            f"# Generated from {article.name} by 'newsmon seeds build'. "
+            "Edit freely: this file is what newsmon matches against.\n"
+        )
+        save_topics(topic_set, target, header=header)
+        yield SeedBuild(article, target, len(topic_set.topics))

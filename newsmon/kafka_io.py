@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from newsmon.config import Settings
-from newsmon.faults import crash_point
-from newsmon.local_kafka import LocalKafka
+from newsmon.dev.faults import crash_point
+from newsmon.errors import ConfigError
 from newsmon.state import OutboxMessage, StateStore
 
 __all__ = [
@@ -23,27 +23,19 @@ __all__ = [
     "bootstrap_servers",
     "deliver_outbox",
     "ensure_topics",
-    "local_kafka",
     "make_producer",
 ]
 
 
-def local_kafka(settings: Settings) -> LocalKafka:
-    """The local single-node broker the settings describe."""
-    return LocalKafka(
-        settings.kafka_dir,
-        settings.cache_dir,
-        version=settings.kafka_version,
-        port=settings.kafka_local_port,
-        java_home=settings.java_home,
-    )
-
-
 def bootstrap_servers(settings: Settings) -> str:
-    """The configured broker, or else the local one, started on demand (and left running)."""
-    if settings.kafka_bootstrap:
-        return settings.kafka_bootstrap
-    return local_kafka(settings).start()
+    """The configured brokers. Nothing is started here: the commands that use a local broker start it
+    themselves, visibly, and pass its address on."""
+    if not settings.kafka_bootstrap:
+        raise ConfigError(
+            "no Kafka broker configured: set kafka_bootstrap (NEWSMON_KAFKA_BOOTSTRAP), or start the local one "
+            "with 'newsmon kafka start' and run newsmon's commands, which use it when nothing is set"
+        )
+    return settings.kafka_bootstrap
 
 
 def alert_topics(settings: Settings, seed_topic_ids: Sequence[str] = ()) -> list[str]:

@@ -9,8 +9,7 @@ dies at any step leaves its fetched stories pending for the next one; ``replay``
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -20,10 +19,9 @@ from models.duplicates import Grouping, Recent, group_near_duplicates
 from models.scoring import Scorer, SeedMatch, matches_of
 from newsmon import __version__
 from newsmon.config import FeedConfig, Settings
-from newsmon.errors import FeedError
-from newsmon.faults import crash_point
+from newsmon.dev.faults import crash_point
+from newsmon.errors import ConfigError, FeedError
 from newsmon.feedlist import configured_feeds
-from newsmon.feedserver import serve_feeds
 from newsmon.fetch import FetchLimits, FetchRequest, FetchResult, fetch_all
 from newsmon.kafka_io import DeliveryReport, bootstrap_servers, deliver_outbox, ensure_topics, make_producer
 from newsmon.messages import dead_letter, match_message, to_outbox
@@ -34,15 +32,14 @@ from newsmon.state import Alert, FeedFetch, Keep, ScoringRecord, StateStore
 from newsmon.story import Story
 
 __all__ = [
-    "DEMO_FEEDS_DIR",
     "SCORE_CHUNK",
     "CycleSummary",
     "FeedOutcome",
     "Recorded",
     "Scoring",
-    "active_feeds",
     "build_scorer",
     "deliver",
+    "feeds_to_poll",
     "fetch_feeds",
     "fetch_limits",
     "group_matches",
@@ -56,7 +53,6 @@ __all__ = [
     "seed_notes",
 ]
 
-DEMO_FEEDS_DIR = Path(__file__).parent / "demo" / "feeds"
 SCORE_CHUNK = 2000  # stories scored and recorded per transaction: bounds memory and the work a crash repeats
 log = logging.getLogger(__name__)
 
@@ -128,21 +124,15 @@ class CycleSummary:
         )
 
 
-@contextmanager
-def active_feeds(settings: Settings) -> Iterator[tuple[tuple[FeedConfig, ...], Settings]]:
-    """The configured feeds (config and feeds file) and settings. With no feeds configured: the bundled
-    recorded feeds served on 127.0.0.1, with settings that let the SSRF guard through to that one address."""
-    configured = configured_feeds(settings)
-    if configured:
-        yield configured, settings
-        return
-    with serve_feeds(DEMO_FEEDS_DIR, port=settings.demo_feeds_port) as server:
-        feeds = tuple(
-            FeedConfig(url=server.url(path.name), name=f"demo: {path.stem}", id=f"demo-{path.stem}")
-            for path in sorted(DEMO_FEEDS_DIR.glob("*.xml"))
+def feeds_to_poll(settings: Settings) -> tuple[FeedConfig, ...]:
+    """The configured feeds (config file and feeds file); none is an error that says how to add some."""
+    feeds = configured_feeds(settings)
+    if not feeds:
+        raise ConfigError(
+            "no feeds configured: list them under 'feeds:' in a config file (--config) or a feeds_file, e.g. with "
+            "'newsmon feeds import FILE.opml'; or poll the bundled recorded feeds with --demo"
         )
-        allow = (*settings.fetch_allow_networks, "127.0.0.1/32")
-        yield feeds, settings.model_copy(update={"fetch_allow_networks": allow})
+    return feeds
 
 
 def plan_fetches(store: StateStore, feeds: Sequence[FeedConfig], due_only: bool) -> list[FetchRequest]:

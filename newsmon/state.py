@@ -32,7 +32,7 @@ import numpy as np
 
 from models.duplicates import Recent
 from newsmon.config import FeedConfig
-from newsmon.faults import crash_point
+from newsmon.dev.faults import crash_point
 from newsmon.fetch import FetchRequest, FetchResult, retry_after_seconds
 from newsmon.review import SUMMARY_CHARS, Scored
 from newsmon.story import Story

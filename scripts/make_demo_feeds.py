@@ -1,4 +1,4 @@
-"""Build the bundled demo feeds (newsmon/demo/feeds/*.xml) from the recorded fixtures in tests/fixtures.
+"""Build the bundled demo feeds (newsmon/dev/demo/feeds/*.xml) from the recorded fixtures in tests/fixtures.
 
 Every 8th recorded headline of Jan-Apr 2026 outside the labelled dev set, and every 3rd one inside it (the dev
 set holds nearly all the headlines about the seed's topics), becomes an RSS item, grouped
@@ -23,7 +23,7 @@ from xml.sax.saxutils import escape
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 FIXTURES = ROOT / "tests" / "fixtures"
-OUT = ROOT / "newsmon" / "demo" / "feeds"
+OUT = ROOT / "newsmon" / "dev" / "demo" / "feeds"
 OTHER_STEP = 8
 DEV_STEP = 3
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from newsmon.config import Settings, load_settings
-from newsmon.local_kafka import LocalKafka
+from newsmon.dev.local_kafka import LocalKafka
 from newsmon.netguard import NetworkPolicy
 
 

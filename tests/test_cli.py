@@ -95,8 +95,8 @@ def test_fetch_prints_a_feeds_stories_through_the_guarded_production_path(tmp_pa
     import json
     import os
 
-    from newsmon.feedserver import serve_feeds
-    from newsmon.pipeline import DEMO_FEEDS_DIR
+    from newsmon.dev.demo import DEMO_FEEDS_DIR
+    from newsmon.dev.feedserver import serve_feeds
 
     env = {**os.environ, "NEWSMON_DATA_DIR": str(tmp_path)}
     with serve_feeds(DEMO_FEEDS_DIR) as server:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsmon.faults import CRASH_POINTS, InjectedFaultError, crash_point
+from newsmon.dev.faults import CRASH_POINTS, InjectedFaultError, crash_point
 
 
 def test_a_crash_point_does_nothing_unless_named(monkeypatch: pytest.MonkeyPatch) -> None:

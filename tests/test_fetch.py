@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from newsmon.feedserver import serve_feeds
+from newsmon.dev.feedserver import serve_feeds
 from newsmon.fetch import FetchLimits, FetchRequest, fetch_all
 
 from .conftest import FIXTURES, LOOPBACK

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from newsmon.dev.local_kafka import LocalKafka
 from newsmon.errors import LocalKafkaError
-from newsmon.local_kafka import LocalKafka
 
 
 def test_nodes_get_distinct_port_pairs_and_share_one_quorum(tmp_path: Path) -> None:

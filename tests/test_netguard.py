@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from newsmon.feedserver import serve_feeds
+from newsmon.dev.feedserver import serve_feeds
 from newsmon.fetch import FetchLimits, FetchRequest, fetch_all
 from newsmon.netguard import NetworkPolicy
 

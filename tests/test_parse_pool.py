@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+from newsmon.dev.demo import DEMO_FEEDS_DIR
 from newsmon.errors import FeedError
 from newsmon.parse import ParsedFeed
 from newsmon.parse_pool import ParseJob, parse_all
-from newsmon.pipeline import DEMO_FEEDS_DIR
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

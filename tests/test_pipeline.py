@@ -4,21 +4,30 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from newsmon.config import FeedConfig
+from newsmon.dev.demo import DEMO_FEEDS_DIR, demo_feeds
+from newsmon.errors import ConfigError
 from newsmon.fetch import FetchResult
-from newsmon.pipeline import DEMO_FEEDS_DIR, active_feeds, parse_results, record_intake, seed_notes
+from newsmon.pipeline import feeds_to_poll, parse_results, record_intake, seed_notes
 from newsmon.state import ScoringRecord, StateStore
 from newsmon.story import Story
 
 
-def test_with_no_feeds_configured_the_bundled_feeds_are_served_on_loopback(settings_factory) -> None:  # type: ignore[no-untyped-def]
+def test_the_demo_serves_the_bundled_feeds_on_loopback_and_opens_only_that_address(settings_factory) -> None:  # type: ignore[no-untyped-def]
     settings = settings_factory(demo_feeds_port=0)
-    with active_feeds(settings) as (feeds, demo_settings):
+    with demo_feeds(settings) as (feeds, demo_settings):
         assert len(feeds) == len(list(DEMO_FEEDS_DIR.glob("*.xml"))) >= 5
         assert all(f.url.startswith("http://127.0.0.1:") and f.id.startswith("demo-") for f in feeds)
         assert demo_settings.network_policy.permits("127.0.0.1")
         assert not demo_settings.network_policy.permits("127.0.0.2")
     assert not settings.network_policy.permits("127.0.0.1")
+
+
+def test_with_no_feeds_configured_a_cycle_says_how_to_add_some_or_use_the_demo(settings_factory) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigError, match=r"no feeds configured.*--demo"):
+        feeds_to_poll(settings_factory())
 
 
 def test_a_broken_feed_is_an_outcome_and_the_others_still_give_stories(settings_factory) -> None:  # type: ignore[no-untyped-def]

@@ -15,10 +15,10 @@ import yaml
 
 from flows.monitor import monitor_cycle
 from newsmon.config import Settings, load_settings
-from newsmon.feedserver import FeedServer
-from newsmon.local_kafka import LocalKafka
+from newsmon.dev.demo import DEMO_FEEDS_DIR
+from newsmon.dev.feedserver import FeedServer
+from newsmon.dev.local_kafka import LocalKafka
 from newsmon.messages import match_schema_validator
-from newsmon.pipeline import DEMO_FEEDS_DIR
 
 from ..expected import expected_alerts
 from ..kafka_records import read_records

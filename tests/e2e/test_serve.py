@@ -27,8 +27,8 @@ import pytest
 import yaml
 
 from newsmon.config import load_settings
-from newsmon.feedserver import FeedServer
-from newsmon.local_kafka import LocalKafka
+from newsmon.dev.feedserver import FeedServer
+from newsmon.dev.local_kafka import LocalKafka
 
 from ..conftest import PrefectServer
 from ..expected import expected_alerts

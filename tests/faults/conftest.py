@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from newsmon.local_kafka import LocalKafka
+from newsmon.dev.local_kafka import LocalKafka
 
 from ..conftest import free_port, kafka_cache_dir
 

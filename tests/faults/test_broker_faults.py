@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from newsmon.config import load_settings
+from newsmon.dev.local_kafka import LocalKafka
 from newsmon.kafka_io import deliver_outbox, ensure_topics, make_producer
-from newsmon.local_kafka import LocalKafka
 from newsmon.messages import to_outbox
 from newsmon.state import StateStore
 

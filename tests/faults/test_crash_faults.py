@@ -30,10 +30,10 @@ import yaml
 
 from consumers.archive import Archive
 from newsmon.config import PROJECT_ROOT, load_settings
-from newsmon.feedserver import FeedServer
-from newsmon.local_kafka import LocalKafka
+from newsmon.dev.demo import DEMO_FEEDS_DIR
+from newsmon.dev.feedserver import FeedServer
+from newsmon.dev.local_kafka import LocalKafka
 from newsmon.messages import match_schema_validator
-from newsmon.pipeline import DEMO_FEEDS_DIR
 
 from ..alerts import alert
 from ..expected import expected_alerts, feed_stories

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from newsmon.feedserver import FeedServer
-from newsmon.local_kafka import LocalKafka
+from newsmon.dev.feedserver import FeedServer
+from newsmon.dev.local_kafka import LocalKafka
 from newsmon.state import StateStore
 
 from ..kafka_records import read_records

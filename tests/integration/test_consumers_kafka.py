@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from consumers.archive import Archive
-from newsmon.local_kafka import LocalKafka
+from newsmon.dev.local_kafka import LocalKafka
 
 from ..alerts import alert
 from ..kafka_records import read_records

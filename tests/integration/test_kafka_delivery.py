@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from newsmon.dev.local_kafka import LocalKafka
 from newsmon.kafka_io import ensure_topics
-from newsmon.local_kafka import LocalKafka
 from newsmon.pipeline import deliver
 from newsmon.state import OutboxMessage, StateStore
 

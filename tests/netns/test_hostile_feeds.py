@@ -21,8 +21,9 @@ from pathlib import Path
 import pytest
 
 from newsmon.config import FeedConfig, load_settings
+from newsmon.dev.demo import DEMO_FEEDS_DIR
 from newsmon.fetch import FetchRequest
-from newsmon.pipeline import DEMO_FEEDS_DIR, fetch_feeds, parse_results, record_intake
+from newsmon.pipeline import fetch_feeds, parse_results, record_intake
 from newsmon.state import StateStore
 
 from .hostile_server import HOST, HostileServer, gzip_bomb

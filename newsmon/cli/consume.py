@@ -1,4 +1,5 @@
-"""``newsmon consume NAME`` and ``newsmon archive query``: the consumers suite on the command line.
+"""``newsmon consume NAME`` and ``newsmon archive query``: the consumers suite on the command line
+(``newsmon tail`` is ``consume tail`` under a shorter name).
 
 Every consumer runs on the shared loop with its own consumer group (so each sees every alert), de-duplication
 by message id kept under the data dir, poison records to the DLQ topic, and a graceful stop on SIGTERM.
@@ -15,27 +16,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from newsmon.cli.common import ConfigOption, console, err, with_kafka
 from newsmon.config import Settings, load_settings
 
 if TYPE_CHECKING:
     from consumers.loop import ConsumeOptions
 
-__all__ = ["archive_app", "consume_app", "run_tail"]
+__all__ = ["archive_app", "consume_app", "tail"]
 
 consume_app = typer.Typer(
     help="Run a downstream consumer of the alerts topic: tail, webhook, digest or archive.", no_args_is_help=True
 )
 archive_app = typer.Typer(help="The alert archive written by 'newsmon consume archive'.", no_args_is_help=True)
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="YAML config file (feeds and settings).", exists=True, dir_okay=False),
-]
 GroupOption = Annotated[str | None, typer.Option("--group", help="Consumer group (default: one per consumer).")]
 MaxOption = Annotated[int | None, typer.Option("--max", min=1, help="Exit after N alerts.")]
 IdleOption = Annotated[
@@ -46,11 +40,13 @@ IdleOption = Annotated[
 def _options(
     settings: Settings, group: str, from_beginning: bool, max_messages: int | None, idle_timeout: float | None
 ) -> ConsumeOptions:
-    """Loop options for a consumer: the broker (local one started on demand), its group's handled-log, the DLQ."""
+    """Loop options for a consumer: the broker (the local one, started if none is configured), its group's
+    handled-log, the DLQ."""
     from consumers.loop import ConsumeOptions
-    from newsmon.kafka_io import bootstrap_servers, ensure_topics
+    from newsmon.kafka_io import ensure_topics
 
-    bootstrap = bootstrap_servers(settings)
+    settings = with_kafka(settings)
+    bootstrap = settings.kafka_bootstrap
     ensure_topics(bootstrap, settings)
     return ConsumeOptions(
         bootstrap=bootstrap,
@@ -69,36 +65,30 @@ def _report(name: str, count: int) -> None:
 
 
 @consume_app.command("tail")
-def _consume_tail(
+def tail(
     config: ConfigOption = None,
-    group: GroupOption = None,
-    from_beginning: Annotated[bool, typer.Option("--from-beginning", help="Start at the oldest alert.")] = False,
+    group: Annotated[
+        str | None,
+        typer.Option("--group", help="Consumer group (default: a throwaway one for this run, which starts at now)."),
+    ] = None,
+    from_beginning: Annotated[
+        bool, typer.Option("--from-beginning", help="Start at the oldest alert when the group has no offset.")
+    ] = False,
     max_messages: MaxOption = None,
     idle_timeout: IdleOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print each message exactly as published.")] = False,
 ) -> None:
-    """Print alerts as they arrive (what 'newsmon tail' runs)."""
-    run_tail(config, group, from_beginning, max_messages, idle_timeout, as_json)
-
-
-def run_tail(
-    config: Path | None,
-    group: str | None,
-    from_beginning: bool,
-    max_messages: int | None,
-    idle_timeout: float | None,
-    as_json: bool,
-) -> None:
-    """The console consumer; without ``group`` a throwaway group, which has nothing to de-duplicate."""
-    from consumers.tail import tail
+    """Print alerts as they arrive: time, relevance, topic, title, evidence, other outlets, link ('newsmon
+    tail' is the same command)."""
+    from consumers.tail import tail as print_alerts
 
     settings = load_settings(config)
     options = _options(
         settings, group or f"newsmon-tail-{uuid.uuid4().hex[:8]}", from_beginning, max_messages, idle_timeout
     )
-    if group is None:
+    if group is None:  # a throwaway group has nothing to de-duplicate against
         options = dataclasses.replace(options, handled_log=None)
-    count = tail(options, as_json=as_json)
+    count = print_alerts(options, as_json=as_json)
     if not as_json:
         _report("tail", count)
 

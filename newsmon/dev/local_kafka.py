@@ -18,9 +18,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from newsmon.config import Settings
 from newsmon.errors import LocalKafkaError
 
-__all__ = ["KafkaNode", "LocalKafka", "NodeStatus"]
+__all__ = ["KafkaNode", "LocalKafka", "NodeStatus", "local_kafka"]
 
 _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
@@ -332,3 +333,14 @@ class LocalKafka:
     def stop(self, *, kill: bool = False) -> None:
         for node in self.nodes:
             self.stop_node(node, kill=kill)
+
+
+def local_kafka(settings: Settings) -> LocalKafka:
+    """The local single-node broker the settings describe (its data under the data dir, jars in the cache)."""
+    return LocalKafka(
+        settings.kafka_dir,
+        settings.cache_dir,
+        version=settings.kafka_version,
+        port=settings.kafka_local_port,
+        java_home=settings.java_home,
+    )

@@ -1,0 +1,63 @@
+"""The ``newsmon`` command: a thin shell over the library, one module per command group. Each command parses its
+options, calls the core, and renders the result; a NewsmonError becomes a readable message and exit code 1.
+
+This package is the only part of ``newsmon`` that imports ``flows``, ``consumers`` or the CLI toolkit; heavy
+parts (torch, Prefect, Kafka clients) are imported inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from newsmon.cli import consume, feeds, kafka, matching, monitor, review, seeds
+from newsmon.cli.common import err
+from newsmon.errors import NewsmonError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    help="Watch news feeds for stories about your seed articles and stream matches to Kafka.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command()(monitor.run)
+app.command()(monitor.serve)
+app.command()(monitor.replay)
+app.command("tail", help="Print alerts as they arrive (the same as 'newsmon consume tail').")(consume.tail)
+app.command("eval")(matching.evaluate)
+app.command()(matching.train)
+app.command()(matching.calibrate)
+app.command()(feeds.fetch)
+app.add_typer(seeds.app, name="seeds")
+app.add_typer(kafka.app, name="kafka")
+app.add_typer(feeds.app, name="feeds")
+app.add_typer(review.app, name="review")
+app.add_typer(consume.consume_app, name="consume")
+app.add_typer(consume.archive_app, name="archive")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, turning newsmon's errors into a message and exit code 1."""
+    try:
+        code = app(args=argv, standalone_mode=False)  # click returns an Exit's code instead of raising it
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except NewsmonError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(130)
+        raise
