@@ -9,12 +9,11 @@ The columns are what people filter on; ``message`` holds the whole JSON for anyt
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from consumers.sqlite import transaction
+from newsmon.messages import MatchMessage
 
 __all__ = ["Archive", "ArchivedAlert"]
 
@@ -60,23 +59,23 @@ class Archive:
         with transaction(self.path) as conn:
             conn.executescript(_SCHEMA)
 
-    def add(self, message: dict[str, Any]) -> bool:
+    def add(self, message: MatchMessage) -> bool:
         """Store one alert; False when its message id is already there."""
-        story, best = message["story"], message["topics"][0]
+        story, best = message.story, message.deciding
         row = (
-            message["message_id"],
-            story["id"],
-            message["seed"]["id"],
-            best["id"],
-            best["name"],
-            float(message["score"]),
-            story["title"],
-            story["url"],
-            story["source"] or story["feed"]["title"],
-            story["published"],
-            message["produced_at"],
-            message["duplicate_group"],
-            json.dumps(message, ensure_ascii=False),
+            message.message_id,
+            story.id,
+            message.seed.id,
+            best.id,
+            best.name,
+            float(message.score),
+            story.title,
+            story.url,
+            story.source or story.feed.title,
+            story.published,
+            message.produced_at,
+            message.duplicate_group,
+            message.encode().decode("utf-8"),
         )
         with transaction(self.path) as conn:
             cursor = conn.execute(f"INSERT OR IGNORE INTO alerts VALUES ({', '.join('?' * len(row))})", row)

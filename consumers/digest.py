@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from consumers.sqlite import transaction
 from newsmon.files import replace_file
+from newsmon.messages import MatchMessage
 
 __all__ = ["PERIODS", "Digest", "DigestLine", "period_of"]
 
@@ -62,23 +63,23 @@ class Digest:
                 " others INTEGER)"
             )
 
-    def add(self, message: dict[str, Any]) -> Path:
+    def add(self, message: MatchMessage) -> Path:
         """Record one alert in its period (by when it was produced) and re-render that period; returns the
         Markdown file."""
-        story = message["story"]
-        period = period_of(message["produced_at"], self.period)
+        story = message.story
+        period = period_of(message.produced_at, self.period)
         row = (
-            message["message_id"],
+            message.message_id,
             period,
-            message["seed"]["id"],
-            message["seed"]["title"],
-            message["topics"][0]["name"],
-            float(message["score"]),
-            story["title"],
-            story["url"],
-            story["source"] or story["feed"]["title"],
-            story["published"],
-            len(message.get("duplicates") or []),
+            message.seed.id,
+            message.seed.title,
+            message.deciding.name,
+            float(message.score),
+            story.title,
+            story.url,
+            story.source or story.feed.title,
+            story.published,
+            len(message.duplicates),
         )
         with transaction(self.folder / ".digest.sqlite3") as conn:
             conn.execute("INSERT OR IGNORE INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)

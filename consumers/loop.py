@@ -6,12 +6,11 @@ be (a poison message) goes to the DLQ topic with the reason and is committed pas
 blocks a partition. A handler that fails is retried with backoff, then its record goes to the DLQ too.
 Handled message ids are kept in a small SQLite file per consumer group, so a record redelivered after a crash
 or a rebalance — Kafka's at-least-once — is skipped, across restarts. SIGTERM or SIGINT stops the loop after
-the record in hand, with its offset committed.
+the record in hand, with its offset committed. Handlers receive typed ``MatchMessage`` objects.
 """
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
 import time
@@ -23,10 +22,12 @@ from typing import Any
 
 from consumers.sqlite import transaction
 from newsmon.dev.faults import crash_point
+from newsmon.kafka_io import make_producer
+from newsmon.messages import MatchMessage, MessageError
 
 __all__ = ["ConsumeOptions", "HandledLog", "PoisonMessageError", "consume", "decode_alert"]
 
-Handler = Callable[[dict[str, Any]], object]  # whatever it returns is ignored
+Handler = Callable[[MatchMessage], object]  # whatever it returns is ignored
 DeadHandler = Callable[[Any, str], None]
 
 
@@ -72,21 +73,12 @@ class HandledLog:
             conn.execute("INSERT OR IGNORE INTO handled VALUES (?, ?)", (message_id, time.time()))
 
 
-def decode_alert(value: bytes) -> dict[str, Any]:
-    """A record's value as a validated ``newsmon.match/1`` message, or PoisonMessageError saying why not."""
-    from jsonschema import ValidationError
-
-    from newsmon.messages import match_schema_validator
-
+def decode_alert(value: bytes) -> MatchMessage:
+    """A record's value as a ``newsmon.match/1`` message, or PoisonMessageError saying why not."""
     try:
-        message = json.loads(value)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise PoisonMessageError(f"not JSON: {exc}") from exc
-    try:
-        match_schema_validator().validate(message)
-    except ValidationError as exc:
-        raise PoisonMessageError(f"not a newsmon.match/1 message: {exc.message} at {list(exc.absolute_path)}") from exc
-    return dict(message)
+        return MatchMessage.decode(value)
+    except MessageError as exc:
+        raise PoisonMessageError(str(exc)) from exc
 
 
 class _StopFlag:
@@ -127,7 +119,7 @@ class _Processor:
         except PoisonMessageError as exc:
             self._dead_letter(record, str(exc))
             return False
-        message_id = str(message["message_id"])
+        message_id = message.message_id
         if self.log and self.log.seen(message_id):
             self.skipped += 1
             return False
@@ -141,7 +133,7 @@ class _Processor:
         crash_point("consumer-logged")
         return True
 
-    def _handle_with_retries(self, message: dict[str, Any]) -> str | None:
+    def _handle_with_retries(self, message: MatchMessage) -> str | None:
         delay = self.options.backoff
         for attempt in range(1, self.options.attempts + 1):
             try:
@@ -164,11 +156,7 @@ class _Processor:
         if not self.options.dlq_topic:
             return
         if self.dlq is None:
-            from kafka import KafkaProducer
-
-            self.dlq = KafkaProducer(
-                bootstrap_servers=self.options.bootstrap, acks="all", enable_idempotence=True, client_id="newsmon-dlq"
-            )
+            self.dlq = make_producer(self.options.bootstrap, client_id="newsmon-dlq")
         headers = [
             ("reason", reason[:1000].encode()),
             ("consumer_group", self.options.group.encode()),

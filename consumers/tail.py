@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -10,37 +9,36 @@ from rich.console import Console
 from rich.markup import escape
 
 from consumers.loop import ConsumeOptions, consume
+from newsmon.messages import MatchMessage
 
 __all__ = ["render_alert", "tail"]
 
 
-def render_alert(message: dict[str, Any]) -> str:
+def render_alert(message: MatchMessage) -> str:
     """Rich markup for one alert: time, relevance, topic, title, then its evidence, other sources and link."""
-    story = message["story"]
-    best = message["topics"][0]
-    evidence = best["evidence"]
-    when = story["published"][:16].replace("T", " ")
-    others = ", ".join(f"{t['name']} {t['score']:.2f}" for t in message["topics"][1:])
+    story, best = message.story, message.deciding
+    evidence = best.evidence
+    when = story.published[:16].replace("T", " ")
+    others = ", ".join(f"{t.name} {t.score:.2f}" for t in message.topics[1:])
     lines = [
-        f"[bold]{when}[/]  [green]{message['score']:.2f}[/]  [cyan]{escape(best['name'])}[/]  "
-        f"[bold]{escape(story['title'])}[/]" + (f"  [dim]({escape(story['source'])})[/]" if story["source"] else ""),
-        f"    why: “{escape(evidence['story_sentence'][:140])}” ~ seed “{escape(evidence['seed_sentence'][:140])}”"
-        f" (cosine {evidence['similarity']:.2f})",
+        f"[bold]{when}[/]  [green]{message.score:.2f}[/]  [cyan]{escape(best.name)}[/]  "
+        f"[bold]{escape(story.title)}[/]" + (f"  [dim]({escape(story.source)})[/]" if story.source else ""),
+        f"    why: “{escape(evidence.story_sentence[:140])}” ~ seed “{escape(evidence.seed_sentence[:140])}”"
+        f" (cosine {evidence.similarity:.2f})",
     ]
-    if evidence["keywords"]:
-        lines.append(f"    keywords: {escape(', '.join(evidence['keywords']))}")
-    if "exclusion" in evidence:
+    if evidence.keywords:
+        lines.append(f"    keywords: {escape(', '.join(evidence.keywords))}")
+    if evidence.exclusion is not None:
         lines.append(
-            f"    closest exclusion: “{escape(evidence['exclusion']['sentence'][:100])}” "
-            f"(cosine {evidence['exclusion']['similarity']:.2f})"
+            f"    closest exclusion: “{escape(evidence.exclusion.sentence[:100])}” "
+            f"(cosine {evidence.exclusion.similarity:.2f})"
         )
     if others:
         lines.append(f"    also: {escape(others)}")
-    copies = message.get("duplicates") or []
-    if copies:
-        outlets = ", ".join(d["source"] or d["feed"]["title"] or d["url"] for d in copies)
-        lines.append(f"    same story from {len(copies)} more: {escape(outlets)}")
-    lines.append(f"    [link={story['url']}]{escape(story['url'][:160])}[/link]")
+    if message.duplicates:
+        outlets = ", ".join(d.source or d.feed.title or d.url for d in message.duplicates)
+        lines.append(f"    same story from {len(message.duplicates)} more: {escape(outlets)}")
+    lines.append(f"    [link={story.url}]{escape(story.url[:160])}[/link]")
     return "\n".join(lines)
 
 
@@ -48,9 +46,9 @@ def tail(options: ConsumeOptions, as_json: bool = False, console: Console | None
     """Print alerts until ``--max``, the idle timeout or Ctrl-C; returns how many were printed."""
     out = console or Console(highlight=False, soft_wrap=True)
 
-    def handle(message: dict[str, Any]) -> None:
-        if as_json:  # the same bytes the producer wrote: compact, key order kept
-            sys.stdout.write(json.dumps(message, ensure_ascii=False, separators=(",", ":")) + "\n")
+    def handle(message: MatchMessage) -> None:
+        if as_json:  # the same bytes the producer wrote: the codec is exact both ways
+            sys.stdout.write(message.encode().decode("utf-8") + "\n")
             sys.stdout.flush()
             return
         out.print(render_alert(message))

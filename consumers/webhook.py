@@ -12,11 +12,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import httpx
 
 from consumers.loop import PoisonMessageError
+from newsmon.messages import MatchMessage
+from newsmon.retry_after import retry_after_seconds
 
 __all__ = ["RateLimiter", "WebhookTarget", "post_alert", "slack_text"]
 
@@ -57,40 +60,33 @@ class WebhookTarget:
     max_backoff: float = 60.0
 
 
-def slack_text(message: dict[str, Any]) -> str:
+def slack_text(message: MatchMessage) -> str:
     """The alert as one Slack mrkdwn message: relevance, topic, linked title, evidence, other outlets."""
-    story, best = message["story"], message["topics"][0]
-    source = f" ({story['source']})" if story["source"] else ""
+    story, best = message.story, message.deciding
+    source = f" ({story.source})" if story.source else ""
     lines = [
-        f"*{message['score']:.2f}* · {best['name']} · <{story['url']}|{story['title']}>{source}",
-        f"> {best['evidence']['story_sentence'][:200]}",
-        f"_seed:_ {best['evidence']['seed_sentence'][:200]}",
+        f"*{message.score:.2f}* · {best.name} · <{story.url}|{story.title}>{source}",
+        f"> {best.evidence.story_sentence[:200]}",
+        f"_seed:_ {best.evidence.seed_sentence[:200]}",
     ]
-    if best["evidence"]["keywords"]:
-        lines.append(f"_keywords:_ {', '.join(best['evidence']['keywords'])}")
-    if message.get("duplicates"):
-        lines.append(f"_also from:_ {', '.join(d['source'] or d['feed']['title'] for d in message['duplicates'])}")
+    if best.evidence.keywords:
+        lines.append(f"_keywords:_ {', '.join(best.evidence.keywords)}")
+    if message.duplicates:
+        lines.append(f"_also from:_ {', '.join(d.source or d.feed.title for d in message.duplicates)}")
     return "\n".join(lines)
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        return max(0.0, float(response.headers.get("retry-after", "")))
-    except ValueError:
-        return None
 
 
 def post_alert(
     client: httpx.Client,
     target: WebhookTarget,
-    message: dict[str, Any],
+    message: MatchMessage,
     limiter: RateLimiter | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
     """POST one alert; returns the status of the accepted attempt. Raises PoisonMessageError on a permanent
     refusal and the last error once transient failures outlast ``attempts``."""
-    body = message if target.mode == "json" else {"text": slack_text(message)}
-    headers = {"Idempotency-Key": str(message["message_id"]), "User-Agent": "newsmon-webhook"}
+    body: dict[str, Any] = message.to_json() if target.mode == "json" else {"text": slack_text(message)}
+    headers = {"Idempotency-Key": message.message_id, "User-Agent": "newsmon-webhook"}
     delay = target.backoff
     for attempt in range(1, target.attempts + 1):
         if limiter is not None:
@@ -108,7 +104,7 @@ def post_alert(
                 raise PoisonMessageError(f"{target.url} refused the alert: HTTP {response.status_code}")
             if attempt == target.attempts:
                 raise httpx.HTTPStatusError(f"HTTP {response.status_code}", request=response.request, response=response)
-            wait = _retry_after(response)
+            wait = retry_after_seconds(response.headers.get("retry-after"), datetime.now(UTC))
         sleep(min(target.max_backoff, max(delay, wait or 0.0)))
         delay *= 2
     raise RuntimeError("unreachable")  # pragma: no cover - the loop returns or raises

@@ -9,9 +9,8 @@ in the outbox and fail the run loudly, to be delivered by the next cycle.
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
@@ -20,13 +19,12 @@ from prefect.runtime import flow_run
 
 from models.scoring import Scorer
 from newsmon import pipeline
-from newsmon.config import Settings, load_settings
+from newsmon.config import FeedConfig, Settings, load_settings
 from newsmon.dev.demo import demo_feeds
-from newsmon.dev.faults import crash_point
 from newsmon.errors import DeliveryError
 from newsmon.fetch import FetchRequest, FetchResult
 from newsmon.kafka_io import DeliveryReport
-from newsmon.state import StateStore
+from newsmon.store import Store, open_store
 from newsmon.story import Story
 
 __all__ = [
@@ -58,12 +56,12 @@ def parse_task(results: list[FetchResult], settings: Settings) -> tuple[list[Sto
 
 
 @task(name="embed and match", cache_policy=NO_CACHE)
-def match_task(store: StateStore, scorer: Scorer, settings: Settings, run_id: str) -> pipeline.Recorded:
+def match_task(store: Store, scorer: Scorer, settings: Settings, run_id: str) -> pipeline.Recorded:
     return pipeline.score_pending(store, scorer, settings, run_id)
 
 
 @task(name="deliver to kafka", retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
-def deliver_task(store: StateStore, settings: Settings) -> DeliveryReport:
+def deliver_task(store: Store, settings: Settings) -> DeliveryReport:
     report = pipeline.deliver(store, settings)
     if report.failed and report.sent == 0:
         raise DeliveryError(report.error or "Kafka did not acknowledge")
@@ -85,7 +83,7 @@ def matches_markdown(summary: pipeline.CycleSummary) -> str:
     return "\n".join(lines) + "\n"
 
 
-def deliver_outbox(store: StateStore, settings: Settings) -> tuple[int, int]:
+def deliver_outbox(store: Store, settings: Settings) -> tuple[int, int]:
     """Deliver what waits in the outbox: (delivered, still waiting). A failed delivery is not the flow's
     failure yet: its messages wait, and the caller decides."""
     state = deliver_task(store, settings, return_state=True)
@@ -99,39 +97,29 @@ def cycle_settings(config_file: str | None, kafka_bootstrap: str | None) -> Sett
     return load_settings(Path(config_file) if config_file else None, **overrides)
 
 
+def _feeds(settings: Settings, demo: bool) -> AbstractContextManager[tuple[tuple[FeedConfig, ...], Settings]]:
+    """The configured feeds; with ``demo``, the bundled recorded ones, served on 127.0.0.1 for the block."""
+    return demo_feeds(settings) if demo else nullcontext((pipeline.feeds_to_poll(settings), settings))
+
+
 @flow(name="newsmon-monitor", retries=0, validate_parameters=True)
 def monitor_cycle(
     config_file: str | None = None, due_only: bool = True, demo: bool = False, kafka_bootstrap: str | None = None
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """Poll the feeds once: load seeds → fetch → parse → intake → embed and match → record → deliver. ``demo``
-    polls the bundled recorded feeds, served on 127.0.0.1 meanwhile; ``kafka_bootstrap`` is the broker the
-    caller started when none is configured."""
+    polls the bundled recorded feeds; ``kafka_bootstrap`` is the broker the caller started, if none is set."""
     logger = get_run_logger()
     settings = cycle_settings(config_file, kafka_bootstrap)
-    summary = pipeline.CycleSummary(run_id=str(flow_run.get_id() or "local"))
-    store = StateStore(settings.state_db)
-    scorer = load_task(settings)
-    for note in pipeline.seed_notes(settings, store, [ts.seed for ts in scorer.topic_sets]):
+    store = open_store(settings)
+    summary = pipeline.CycleSummary(run_id=str(flow_run.get_id() or "local"), carried=store.pending_count())
+    scorer = load_task(settings)  # topics and models checked before anything is fetched
+    for note in pipeline.seed_notes(settings, store, scorer.seeds):
         logger.warning(note)
-    summary.carried = store.pending_count()
-    with (
-        demo_feeds(settings) if demo else nullcontext((pipeline.feeds_to_poll(settings), settings)) as (
-            feeds,
-            settings,
-        )
-    ):
-        requests = pipeline.plan_fetches(store, feeds, due_only)
-        results = fetch_task(requests, settings)
-        crash_point("pipeline-fetched")
+    with _feeds(settings, demo) as (feeds, settings):
+        results = fetch_task(pipeline.plan_fetches(store, feeds, due_only), settings)
         stories, outcomes = parse_task(results, settings)
-        crash_point("pipeline-parsed")
-        summary.new = pipeline.record_intake(store, results, outcomes, feeds, stories, settings.topic_dlq)
-        crash_point("pipeline-pending")
-    summary.feeds_due = len(requests)
-    summary.not_modified = sum(r.not_modified for r in results)
-    summary.failures = [o for o in outcomes if o.error_kind]
-    summary.feeds_failed = len(summary.failures)
-    summary.stories = len(stories)
+        new = pipeline.record_intake(store, results, outcomes, feeds, stories, settings.topic_dlq)
+    summary.fetched(results, outcomes, len(stories), new)
     if summary.new or summary.carried:
         summary.recorded = match_task(store, scorer, settings, summary.run_id)
     summary.delivered, summary.undelivered = deliver_outbox(store, settings)
@@ -141,12 +129,4 @@ def monitor_cycle(
         raise DeliveryError(
             f"{summary.undelivered} alert(s) wait in the outbox: Kafka did not acknowledge them; the next cycle retries"
         )
-    return {
-        "summary": summary.line(),
-        "matches": len(summary.matches),
-        "grouped": summary.recorded.grouped,
-        "delivered": summary.delivered,
-        "new": summary.new,
-        "carried": summary.carried,
-        "undelivered": summary.undelivered,
-    }
+    return summary.as_dict()

@@ -15,17 +15,17 @@ from models.scoring import Scorer
 from newsmon import pipeline
 from newsmon.config import Settings
 from newsmon.errors import ConfigError, DeliveryError
-from newsmon.state import StateStore
+from newsmon.store import Store, open_store
 
 __all__ = ["replay_stories", "replay_task"]
 
 
 @task(name="replay: embed and match", cache_policy=NO_CACHE)
 def replay_task(
-    store: StateStore, scorer: Scorer, settings: Settings, run_id: str, since: datetime, seed: str | None
+    store: Store, scorer: Scorer, settings: Settings, run_id: str, since: datetime, seed: str | None
 ) -> pipeline.Recorded:
     logger = get_run_logger()
-    total = store.count_scored_stories(since)
+    total = store.count_kept(since)
     return pipeline.replay(
         store, scorer, settings, run_id, since, seed, lambda done: logger.info("replayed %d of %d stories", done, total)
     )
@@ -42,12 +42,12 @@ def replay_stories(
     ``kafka_bootstrap`` is the broker the caller started when none is configured."""
     logger = get_run_logger()
     settings = cycle_settings(config_file, kafka_bootstrap)
-    store = StateStore(settings.state_db)
+    store = open_store(settings)
     scorer = load_task(settings)
     seeds = [ts.seed for ts in scorer.topic_sets]
     if seed is not None and seed not in seeds:
         raise ConfigError(f"no seed {seed!r} with a topics file; the seeds are: {', '.join(seeds)}")
-    oldest = store.oldest_story()
+    oldest = store.oldest_kept()
     start = since or datetime.fromtimestamp(0, UTC)  # no window: every story kept
     if since is not None and oldest is not None and since < oldest:
         logger.warning(

@@ -23,8 +23,7 @@ from models.evaluation import LabelledHeadline, average_precision, metrics, sugg
 from models.relevance import RelevanceModel, cross_validated, feature_names
 from models.relevance import train as fit
 from models.scoring import Scorer, SeedAssessment
-from newsmon.normalise import split_publisher
-from newsmon.story import Story
+from newsmon.story import Story, split_publisher
 
 __all__ = [
     "LabelledRun",

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import numpy as np
 
@@ -25,16 +26,17 @@ DEFAULT_COSINE = 0.90
 DEFAULT_WINDOW = timedelta(hours=72)
 
 
-@dataclass(frozen=True, slots=True)
-class Recent:
-    """A story matched for ``seed`` in an earlier cycle, as the state store keeps it for grouping (each seed
-    groups its own alerts: a repeat of another seed's alert is news to this one)."""
+class Recent(Protocol):
+    """A story matched in an earlier cycle, as a store keeps it for grouping: any object with these fields."""
 
-    story_id: str
-    group_id: str
-    published: datetime
-    vector: Vectors
-    seed: str = ""
+    @property
+    def story_id(self) -> str: ...
+    @property
+    def group_id(self) -> str: ...
+    @property
+    def published(self) -> datetime: ...
+    @property
+    def vector(self) -> Vectors: ...
 
 
 @dataclass(slots=True)

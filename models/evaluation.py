@@ -11,21 +11,14 @@ decisions and margins in here.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
-
-from newsmon.errors import ConfigError
-from newsmon.files import jsonl_lines
 
 __all__ = [
     "LabelledHeadline",
     "Metrics",
     "average_precision",
-    "load_labelled",
     "metrics",
-    "read_labelled",
     "suggest_margin",
 ]
 
@@ -56,34 +49,6 @@ class Metrics:
 
     def as_dict(self) -> dict[str, float | int]:
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
-
-
-def read_labelled(path: Path) -> tuple[list[LabelledHeadline], int]:
-    """Headlines of a JSONL file with ``title``, optional ``summary`` and ``label`` (0, 1 or 2), and how many
-    lines were skipped because their label is still null (a review file not labelled to the end)."""
-    rows, unlabelled = [], 0
-    for number, line in jsonl_lines(path):
-        try:
-            row = json.loads(line)
-            if row["label"] is None:
-                unlabelled += 1
-                continue
-            label = int(row["label"])
-            title = str(row["title"]).strip()
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"{path}:{number}: needs a JSON object with 'title' and 'label' ({exc})") from exc
-        if label not in (0, 1, 2) or not title:
-            raise ConfigError(f"{path}:{number}: label must be 0, 1 or 2 and the title non-empty")
-        rows.append(LabelledHeadline(title, str(row.get("summary") or ""), label))
-    if not rows:
-        hint = f" ({unlabelled} still unlabelled: 'newsmon review label {path}')" if unlabelled else ""
-        raise ConfigError(f"{path} holds no labelled headlines{hint}")
-    return rows, unlabelled
-
-
-def load_labelled(path: Path) -> list[LabelledHeadline]:
-    """The labelled headlines of ``path`` (lines whose label is still null are left out)."""
-    return read_labelled(path)[0]
 
 
 def average_precision(labels: Sequence[int], scores: Sequence[float], positive: Iterable[int] = (2,)) -> float:

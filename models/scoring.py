@@ -127,6 +127,11 @@ class Scorer:
         self.models = {ts.seed: (models or {}).get(ts.seed) or prior_model(ts) for ts in self.topic_sets}
         self._vectors = {ts.seed: [self._topic_vectors(t) for t in ts.topics] for ts in self.topic_sets}
 
+    @property
+    def seeds(self) -> list[str]:
+        """The seed ids, in the order of ``topic_sets``."""
+        return [ts.seed for ts in self.topic_sets]
+
     def _topic_vectors(self, topic: Topic) -> _TopicVectors:
         exemplars = self.encoder.encode(topic.exemplars, self.batch_size)
         return _TopicVectors(

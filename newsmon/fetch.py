@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -34,7 +33,6 @@ __all__ = [
     "fetch_all",
     "fetch_one",
     "make_transport",
-    "retry_after_seconds",
 ]
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -87,22 +85,6 @@ class FetchResult:
     @property
     def ok(self) -> bool:
         return self.error_kind is None
-
-
-def retry_after_seconds(value: str | None, now: datetime) -> float | None:
-    """Seconds a ``Retry-After`` header asks us to wait (delta-seconds or an HTTP date); None if absent or bad."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
 
 
 def _host(url: str) -> str:

@@ -15,7 +15,8 @@ from typing import Any
 from newsmon.config import Settings
 from newsmon.dev.faults import crash_point
 from newsmon.errors import ConfigError
-from newsmon.state import OutboxMessage, StateStore
+from newsmon.messages import OutboxMessage
+from newsmon.store import Store
 
 __all__ = [
     "DeliveryReport",
@@ -69,15 +70,17 @@ def ensure_topics(bootstrap: str, settings: Settings, seed_topic_ids: Sequence[s
         admin.close()
 
 
-def make_producer(bootstrap: str, settings: Settings) -> Any:
-    """An idempotent, acks=all producer; kafka-python silently drops idempotence on a conflicting setting,
-    so both are set here explicitly and nothing else that could conflict is."""
+def make_producer(bootstrap: str, settings: Settings | None = None, client_id: str = "newsmon-producer") -> Any:
+    """The one way newsmon makes a producer (the pipeline's, the consumers' dead-letter one): idempotent,
+    acks=all, waiting at most the settings' delivery timeout (30 s without settings). kafka-python silently
+    drops idempotence on a conflicting setting, so both are set here explicitly and nothing that could
+    conflict is."""
     from kafka import KafkaProducer
 
-    timeout_ms = int(settings.delivery_timeout_seconds * 1000)
+    timeout_ms = int((settings.delivery_timeout_seconds if settings else 30.0) * 1000)
     return KafkaProducer(
         bootstrap_servers=bootstrap,
-        client_id="newsmon-producer",
+        client_id=client_id,
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
@@ -125,14 +128,14 @@ def _send_batch(producer: Any, messages: Sequence[OutboxMessage], timeout: float
     return acked, error
 
 
-def deliver_outbox(store: StateStore, producer: Any, timeout: float, batch: int = 500) -> DeliveryReport:
+def deliver_outbox(store: Store, producer: Any, timeout: float, batch: int = 500) -> DeliveryReport:
     """Send every unsent outbox message, oldest first; mark each sent once acknowledged. Stops at the first
     batch with failures (the broker is likely down) and leaves the rest for the next cycle."""
     sent = failed = 0
     error = None
     done: set[int] = set()
     while True:
-        pending = [m for m in store.pending(batch) if m.id not in done]
+        pending = [m for m in store.unsent(batch) if m.id not in done]
         if not pending:
             break
         acked, error = _send_batch(producer, pending, timeout)

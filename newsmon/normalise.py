@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
 
-from newsmon.story import Story, story_id
+from newsmon.story import Story, split_publisher, story_id
 
-__all__ = ["FeedMeta", "RejectedEntry", "entry_to_story", "html_to_text", "read_entry", "split_publisher"]
+__all__ = ["FeedMeta", "RejectedEntry", "entry_to_story", "html_to_text", "read_entry"]
 
 _SPACE = re.compile(r"\s+")
 _BLOCK_TAGS = frozenset({"p", "br", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote"})
@@ -63,27 +63,6 @@ def html_to_text(markup: str, limit: int = _MAX_SUMMARY_CHARS) -> str:
     if len(text) > limit:
         text = text[:limit].rsplit(" ", 1)[0] + "…"
     return text
-
-
-_PUBLISHER_SUFFIX = re.compile(r"^(?P<title>.{12,}?)\s+[-–—|]\s+(?P<source>[^-–—|]{2,60})$")
-
-
-def split_publisher(title: str, known_source: str = "") -> tuple[str, str]:
-    """Split an aggregator title ``"Chip curbs tighten - Reuters"`` into (title, publisher).
-
-    Only aggregator-style titles are split: when the entry names its source and the suffix is that
-    source, or when the suffix is short and title-cased like a publisher name.
-    """
-    match = _PUBLISHER_SUFFIX.match(title.strip())
-    if not match:
-        return title.strip(), known_source
-    head, tail = match["title"].strip(), match["source"].strip()
-    if known_source and tail.lower() == known_source.lower():
-        return head, known_source
-    words = tail.split()
-    if not known_source and len(words) <= 5 and all(w[:1].isupper() or not w[:1].isalpha() for w in words):
-        return head, tail
-    return title.strip(), known_source
 
 
 @dataclass(frozen=True, slots=True)

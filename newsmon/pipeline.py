@@ -1,34 +1,34 @@
 """The stages of one poll cycle as plain functions over plain data (DESIGN.md's data path).
 
-load the scorer → fetch → parse/normalise → intake (feed state + pending stories, one transaction) → score
-the pending stories in chunks (seen + alerts + outbox, one transaction per chunk) → deliver.
-The Prefect flows in ``flows/`` call these as tasks; tests and benchmarks call them directly. A cycle that
-dies at any step leaves its fetched stories pending for the next one; ``replay`` scores kept stories again.
+load the scorer → plan (which feeds are due) → fetch → parse/normalise → intake (feed state + pending stories,
+one transaction) → score the pending stories in chunks (seen + alerts + outbox, one transaction per chunk) →
+deliver. The Prefect flows in ``flows/`` call these as tasks; tests and benchmarks call them directly. A cycle
+that dies at any step leaves its fetched stories pending for the next one; ``replay`` scores kept stories
+again. This is the one module that brings the stages, the models, the store and the contract together.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 
-from models.duplicates import Grouping, Recent, group_near_duplicates
+from models.duplicates import Grouping, group_near_duplicates
 from models.scoring import Scorer, SeedMatch, matches_of
-from newsmon import __version__
+from newsmon import __version__, messages, polling
 from newsmon.config import FeedConfig, Settings
 from newsmon.dev.faults import crash_point
 from newsmon.errors import ConfigError, FeedError
 from newsmon.feedlist import configured_feeds
 from newsmon.fetch import FetchLimits, FetchRequest, FetchResult, fetch_all
 from newsmon.kafka_io import DeliveryReport, bootstrap_servers, deliver_outbox, ensure_topics, make_producer
-from newsmon.messages import dead_letter, match_message, to_outbox
 from newsmon.normalise import RejectedEntry
 from newsmon.parse_pool import ParseJob, parse_all
-from newsmon.review import Scored
-from newsmon.state import Alert, FeedFetch, Keep, ScoringRecord, StateStore
+from newsmon.store import Alert, Keep, RecentMatch, ScoredStory, ScoringRecord, Store
 from newsmon.story import Story
 
 __all__ = [
@@ -36,18 +36,20 @@ __all__ = [
     "CycleSummary",
     "FeedOutcome",
     "Recorded",
-    "Scoring",
+    "Verdicts",
+    "alert_message",
     "build_scorer",
+    "dead_letter",
     "deliver",
     "feeds_to_poll",
     "fetch_feeds",
     "fetch_limits",
     "group_matches",
-    "match_stories",
+    "judge",
     "parse_results",
     "plan_fetches",
     "record_intake",
-    "record_scoring",
+    "record_verdicts",
     "replay",
     "score_pending",
     "seed_notes",
@@ -104,6 +106,15 @@ class CycleSummary:
     undelivered: int = 0
     failures: list[FeedOutcome] = field(default_factory=list)
 
+    def fetched(self, results: Sequence[FetchResult], outcomes: Sequence[FeedOutcome], stories: int, new: int) -> None:
+        """Count what the fetch, parse and intake stages did."""
+        self.feeds_due = len(results)
+        self.not_modified = sum(r.not_modified for r in results)
+        self.failures = [o for o in outcomes if o.error_kind]
+        self.feeds_failed = len(self.failures)
+        self.stories = stories
+        self.new = new
+
     @property
     def matches(self) -> list[SeedMatch]:
         return self.recorded.matches
@@ -123,7 +134,20 @@ class CycleSummary:
             f"{self.delivered} delivered, {self.undelivered} waiting in the outbox"
         )
 
+    def as_dict(self) -> dict[str, object]:
+        """The flow run's result."""
+        return {
+            "summary": self.line(),
+            "matches": len(self.matches),
+            "grouped": self.recorded.grouped,
+            "delivered": self.delivered,
+            "new": self.new,
+            "carried": self.carried,
+            "undelivered": self.undelivered,
+        }
 
+
+# -- fetch, parse, intake ------------------------------------------------------------------------------------
 def feeds_to_poll(settings: Settings) -> tuple[FeedConfig, ...]:
     """The configured feeds (config file and feeds file); none is an error that says how to add some."""
     feeds = configured_feeds(settings)
@@ -135,9 +159,9 @@ def feeds_to_poll(settings: Settings) -> tuple[FeedConfig, ...]:
     return feeds
 
 
-def plan_fetches(store: StateStore, feeds: Sequence[FeedConfig], due_only: bool) -> list[FetchRequest]:
+def plan_fetches(store: Store, feeds: Sequence[FeedConfig], due_only: bool) -> list[FetchRequest]:
     """Requests for the feeds to poll now: the due ones, or (``due_only=False``) every enabled one."""
-    return store.due_requests(feeds, now=None if due_only else float("inf"))
+    return polling.due_requests(feeds, store.feed_rows(), time.time() if due_only else float("inf"))
 
 
 def fetch_limits(settings: Settings) -> FetchLimits:
@@ -154,7 +178,9 @@ def fetch_limits(settings: Settings) -> FetchLimits:
 
 
 def fetch_feeds(requests: Sequence[FetchRequest], settings: Settings) -> list[FetchResult]:
-    return fetch_all(requests, fetch_limits(settings))
+    results = fetch_all(requests, fetch_limits(settings))
+    crash_point("pipeline-fetched")
+    return results
 
 
 def parse_results(results: Sequence[FetchResult], timeout: float = 10.0) -> tuple[list[Story], list[FeedOutcome]]:
@@ -181,35 +207,53 @@ def parse_results(results: Sequence[FetchResult], timeout: float = 10.0) -> tupl
             outcomes.append(
                 FeedOutcome(result.feed_id, result.status, len(document.stories), rejected=document.rejected)
             )
+    crash_point("pipeline-parsed")
     return stories, outcomes
 
 
+def dead_letter(feed: FeedConfig, document_url: str, entry: RejectedEntry) -> messages.DeadLetter:
+    """The DLQ message for a feed entry no story could be made of."""
+    return messages.DeadLetter(
+        reason=entry.reason,
+        feed=messages.FeedRef(feed.id, feed.name, document_url),
+        entry_title=entry.title,
+        entry_link=entry.link,
+        entry_guid=entry.guid,
+        produced_at=messages.utc_text(datetime.now(UTC)),
+    )
+
+
 def record_intake(
-    store: StateStore,
+    store: Store,
     results: Sequence[FetchResult],
     outcomes: Sequence[FeedOutcome],
     feeds: Sequence[FeedConfig],
     stories: Sequence[Story] = (),
     dlq_topic: str = "",
 ) -> int:
-    """In one transaction: every feed's health, validators and next poll time, the stories no earlier cycle
-    has seen (kept as pending until scored), and the entries no story could be made of (queued once each for
-    the DLQ topic). A feed's validators never advance without its stories. Returns how many stories are new."""
+    """In one transaction: every feed's health, validators and next poll time (``newsmon.polling`` decides), the
+    stories no earlier cycle has seen (kept as pending until scored), and the entries no story could be made
+    of (queued once each for the DLQ topic). A feed's validators never advance without its stories. Returns
+    how many stories are new."""
     by_id = {f.id: f for f in feeds}
-    fetches = [
-        FeedFetch(result, by_id[result.feed_id], outcome.items, outcome.error)
+    rows = store.feed_rows()
+    states = [
+        polling.after_fetch(rows.get(result.feed_id), by_id[result.feed_id], result, outcome.items, outcome.error)
         for result, outcome in zip(results, outcomes, strict=True)
     ]
     letters = [
-        dead_letter(by_id[result.feed_id], result.final_url or result.url, entry, dlq_topic)
+        dead_letter(by_id[result.feed_id], result.final_url or result.url, entry).to_outbox(dlq_topic)
         for result, outcome in zip(results, outcomes, strict=True)
         for entry in outcome.rejected
         if dlq_topic
     ]
-    return store.record_intake(fetches, stories, letters)
+    new = store.record_intake(states, stories, letters)
+    crash_point("pipeline-pending")
+    return new
 
 
-@cache
+# -- seeds and the scorer ------------------------------------------------------------------------------------
+@lru_cache(maxsize=2)  # one scorer per configuration in use; an edited topics file replaces the old one
 def _scorer(
     seeds_dir: Path, backend: str, cache_dir: Path, batch_size: int, stamp: tuple[tuple[str, float], ...]
 ) -> Scorer:
@@ -234,7 +278,7 @@ def build_scorer(settings: Settings) -> Scorer:
     )
 
 
-def seed_notes(settings: Settings, store: StateStore, seeds: Sequence[str]) -> list[str]:
+def seed_notes(settings: Settings, store: Store, seeds: Sequence[str]) -> list[str]:
     """What a user must hear about the seeds before a cycle: articles nothing matches against yet (no topics
     file), and seeds new since the last cycle, which never saw the stories kept from before them."""
     from models.topics import seeds_without_topics
@@ -254,23 +298,24 @@ def seed_notes(settings: Settings, store: StateStore, seeds: Sequence[str]) -> l
     return notes
 
 
+# -- judge, group, record ------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
-class Scoring:
-    """A batch's alerts, and every story as each seed scored it (kept for analyst review)."""
+class Verdicts:
+    """A batch of stories judged: its alerts, and every story as each seed scored it (kept for review)."""
 
     matches: list[SeedMatch]
-    scored: list[Scored]
+    scored: list[ScoredStory]
 
 
-def match_stories(
+def judge(
     scorer: Scorer, stories: Sequence[Story], progress: Callable[[int], None] | None = None, seed: str | None = None
-) -> Scoring:
+) -> Verdicts:
     """Score stories against every seed (or only ``seed``); ``progress`` hears sentences embedded so far."""
     assessed = [
         [a for a in per_seed if seed in (None, a.topic_set.seed)] for per_seed in scorer.assess(stories, progress)
     ]
     scored = [
-        Scored(
+        ScoredStory(
             story_id=story.id,
             seed=a.topic_set.seed,
             title=story.title,
@@ -286,11 +331,11 @@ def match_stories(
         for story, per_seed in zip(stories, assessed, strict=True)
         for a in per_seed
     ]
-    return Scoring(matches_of(stories, assessed), scored)
+    return Verdicts(matches_of(stories, assessed), scored)
 
 
 def group_matches(
-    store: StateStore, matches: Sequence[SeedMatch], scorer: Scorer, settings: Settings
+    store: Store, matches: Sequence[SeedMatch], scorer: Scorer, settings: Settings
 ) -> dict[str, Grouping]:
     """Near-duplicate groups of the matched stories, per seed: against each other and that seed's recent
     matches in the store. A story repeating another seed's alert is still news to this seed."""
@@ -310,6 +355,48 @@ def group_matches(
     return groupings
 
 
+def alert_message(
+    match: SeedMatch,
+    model: messages.ModelRef,
+    run_id: str,
+    duplicate_group: str | None = None,
+    duplicates: Sequence[Story] = (),
+) -> messages.MatchMessage:
+    """The ``newsmon.match/1`` message for one match, scored by ``model``; ``duplicates`` are the other outlets'
+    copies of the story, grouped under ``duplicate_group`` (the story's own id when it leads alone)."""
+    return messages.MatchMessage(
+        message_id=f"{match.story.id}:{match.seed}",
+        story=messages.StoryPart.of(match.story),
+        seed=messages.SeedRef(match.seed, match.seed_title),
+        topics=tuple(
+            messages.TopicPart(
+                t.topic_id,
+                t.name,
+                t.score,
+                t.contribution,
+                t.threshold,
+                messages.Evidence(
+                    t.evidence.seed_sentence,
+                    t.evidence.story_sentence,
+                    t.evidence.similarity,
+                    t.evidence.keywords,
+                    messages.Exclusion(t.evidence.exclusion, t.evidence.exclusion_similarity)
+                    if t.evidence.exclusion
+                    else None,
+                ),
+            )
+            for t in match.topics
+        ),
+        score=match.relevance,
+        threshold=match.threshold,
+        model=model,
+        duplicate_group=duplicate_group or match.story.id,
+        duplicates=tuple(messages.Outlet.of(s) for s in duplicates),
+        pipeline=messages.PipelineRef(__version__, run_id),
+        produced_at=messages.utc_text(datetime.now(UTC)),
+    )
+
+
 def _alerts(
     matches: Sequence[SeedMatch], groupings: dict[str, Grouping], scorer: Scorer, settings: Settings, run_id: str
 ) -> list[Alert]:
@@ -322,20 +409,12 @@ def _alerts(
         if not grouping.leads(m.story.id):
             alerts.append(Alert(m.story.id, m.seed, group))
             continue
-        message = match_message(
-            m,
-            model=scorer.encoder.name,
-            backend=scorer.encoder.backend,
-            run_id=run_id,
-            version=__version__,
-            duplicate_group=group,
-            duplicates=grouping.members[m.story.id],
-        )
-        messages = [to_outbox(message, settings.topic_matches)]
+        model = messages.ModelRef(scorer.encoder.name, scorer.encoder.backend)
+        message = alert_message(m, model, run_id, group, grouping.members[m.story.id])
+        rows = [message.to_outbox(settings.topic_matches)]
         if settings.topic_per_seed_topic:  # the same message on the deciding topic's own alert topic too
-            routed = f"{settings.topic_matches}.{message['topics'][0]['id']}"
-            messages.append(to_outbox(message, routed, routed=True))
-        alerts.append(Alert(m.story.id, m.seed, group, tuple(messages)))
+            rows.append(message.to_outbox(f"{settings.topic_matches}.{message.deciding.id}", routed=True))
+        alerts.append(Alert(m.story.id, m.seed, group, tuple(rows)))
     return alerts
 
 
@@ -348,53 +427,48 @@ def _keep(settings: Settings) -> Keep:
     )
 
 
-def record_scoring(
-    store: StateStore,
-    stories: Sequence[Story],
-    scoring: Scoring,
-    settings: Settings,
-    scorer: Scorer,
-    run_id: str,
+def record_verdicts(
+    store: Store, stories: Sequence[Story], verdicts: Verdicts, settings: Settings, scorer: Scorer, run_id: str
 ) -> Recorded:
-    """Record a scored batch in one transaction: the stories seen, each match's alert (queued once per (story,
+    """Record a judged batch in one transaction: the stories seen, each match's alert (queued once per (story,
     seed): a pair that alerted before, in a cycle or a replay, queues nothing), the matched titles' embeddings
     for later grouping, and every story as each seed scored it."""
-    known = store.alerted((m.story.id, m.seed) for m in scoring.matches)
-    groupings = group_matches(store, scoring.matches, scorer, settings)
-    by_id = {m.story.id: m.story for m in scoring.matches}
+    known = store.alerted((m.story.id, m.seed) for m in verdicts.matches)
+    groupings = group_matches(store, verdicts.matches, scorer, settings)
+    by_id = {m.story.id: m.story for m in verdicts.matches}
     record = ScoringRecord(
         seen=[(s.id, s.feed_id) for s in stories],
-        alerts=_alerts(scoring.matches, groupings, scorer, settings, run_id),
+        alerts=_alerts(verdicts.matches, groupings, scorer, settings, run_id),
         recent=[
-            Recent(i, grouping.group_of[i], by_id[i].published, vector, seed)
+            RecentMatch(i, grouping.group_of[i], by_id[i].published, vector, seed)
             for seed, grouping in groupings.items()
             for i, vector in grouping.vectors.items()
         ],
-        scored=scoring.scored,
+        scored=verdicts.scored,
     )
     queued = store.record_scoring(record, _keep(settings))
     crash_point("pipeline-recorded")
-    fresh = [m for m in scoring.matches if (m.story.id, m.seed) not in known]
+    fresh = [m for m in verdicts.matches if (m.story.id, m.seed) not in known]
     grouped = sum(1 for m in fresh if not groupings[m.seed].leads(m.story.id))
-    return Recorded(len(stories), fresh, queued, grouped, len(scoring.matches) - len(fresh))
+    return Recorded(len(stories), fresh, queued, grouped, len(verdicts.matches) - len(fresh))
 
 
 def _embedding_progress(_done: int) -> None:
     crash_point("pipeline-embedding")
 
 
-def score_pending(store: StateStore, scorer: Scorer, settings: Settings, run_id: str) -> Recorded:
+def score_pending(store: Store, scorer: Scorer, settings: Settings, run_id: str) -> Recorded:
     """Score every pending story (this cycle's and any a failed cycle left), oldest first, ``SCORE_CHUNK`` at a
     time, each chunk recorded in its own transaction."""
     total = Recorded()
     while stories := store.pending_stories(SCORE_CHUNK):
-        scoring = match_stories(scorer, stories, _embedding_progress)
-        total.add(record_scoring(store, stories, scoring, settings, scorer, run_id))
+        verdicts = judge(scorer, stories, _embedding_progress)
+        total.add(record_verdicts(store, stories, verdicts, settings, scorer, run_id))
     return total
 
 
 def replay(
-    store: StateStore,
+    store: Store,
     scorer: Scorer,
     settings: Settings,
     run_id: str,
@@ -406,23 +480,24 @@ def replay(
     the matches whose (story, seed) never alerted; ``progress`` hears how many stories are done."""
     total = Recorded()
     after = 0
-    while page := store.scored_stories(since, after, SCORE_CHUNK):
+    while page := store.kept_stories(since, after, SCORE_CHUNK):
         after = page[-1][0]
         stories = [story for _, story in page]
-        total.add(record_scoring(store, stories, match_stories(scorer, stories, seed=seed), settings, scorer, run_id))
+        total.add(record_verdicts(store, stories, judge(scorer, stories, seed=seed), settings, scorer, run_id))
         if progress is not None:
             progress(total.scored)
     return total
 
 
+# -- deliver -------------------------------------------------------------------------------------------------
 def _seed_topic_ids(settings: Settings) -> list[str]:
     from models.topics import load_seed_topics
 
     return [t.id for ts in load_seed_topics(settings.seeds_dir) for t in ts.topics]
 
 
-def deliver(store: StateStore, settings: Settings) -> DeliveryReport:
-    """Deliver the outbox to Kafka (starting the local broker if none is configured)."""
+def deliver(store: Store, settings: Settings) -> DeliveryReport:
+    """Deliver the outbox to the configured Kafka."""
     from kafka.errors import KafkaError
 
     if store.outbox_counts()[1] == 0:

@@ -1,7 +1,8 @@
-"""Analyst feedback: what the pipeline scored, turned into a file to label, and the labelling itself.
+"""Analyst feedback: what the pipeline scored, turned into a file to label, the labelling itself, and reading
+any labelled headlines file (what ``eval``, ``train`` and ``calibrate`` take).
 
 Labels on past alerts alone would teach the relevance model nothing about the stories it missed, so a review
-file holds three kinds of story from the scored log (``StateStore.scored``): every alert, the near misses (the
+file holds three kinds of story from the scored log (``Store.scored``): every alert, the near misses (the
 stories closest below their threshold, where a wrong threshold or a missing topic shows first), and a fixed-seed
 random sample of the rest (the only honest estimate of what slips by unnoticed). Each line is the labelled
 format ``train``, ``eval`` and ``calibrate`` read, with ``label`` left null until ``newsmon review label``
@@ -13,40 +14,31 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
-from datetime import datetime
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from models.evaluation import LabelledHeadline
 from newsmon.errors import ConfigError
 from newsmon.files import jsonl_lines, replace_file
+from newsmon.store.rows import ScoredStory
 
-__all__ = ["ANSWERS", "Scored", "label_file", "read_review_file", "select_for_review", "write_review_file"]
+__all__ = [
+    "ANSWERS",
+    "label_file",
+    "load_labelled",
+    "read_labelled",
+    "read_review_file",
+    "select_for_review",
+    "write_review_file",
+]
 
-SUMMARY_CHARS = 1000  # enough to judge a story by; the scored log stays small
 ANSWERS = {"2": 2, "1": 1, "0": 0}
 
 
-@dataclass(frozen=True, slots=True)
-class Scored:
-    """One story as one seed judged it, kept for review whether it alerted or not."""
-
-    story_id: str
-    seed: str
-    title: str
-    summary: str
-    url: str
-    feed_id: str
-    published: datetime
-    relevance: float
-    threshold: float
-    topic: str
-    alerted: bool
-
-
 def select_for_review(
-    scored: Iterable[Scored], near_misses: int = 50, sample: int = 25, rng_seed: int = 0
-) -> list[tuple[str, Scored]]:
+    scored: Iterable[ScoredStory], near_misses: int = 50, sample: int = 25, rng_seed: int = 0
+) -> list[tuple[str, ScoredStory]]:
     """(why, story) pairs: every alert, the ``near_misses`` non-alerts closest to their threshold, then
     ``sample`` of the remaining non-alerts drawn at random (fixed seed, so the same log gives the same file)."""
     rows = sorted(scored, key=lambda s: (s.threshold - s.relevance, s.story_id, s.seed))
@@ -58,7 +50,7 @@ def select_for_review(
     return alerts + close + [("sample", s) for s in sorted(drawn, key=lambda s: s.threshold - s.relevance)]
 
 
-def _line(why: str, story: Scored) -> dict[str, Any]:
+def _line(why: str, story: ScoredStory) -> dict[str, Any]:
     data = asdict(story)
     data["published"] = story.published.isoformat()
     return {"label": None, "why": why, **data}
@@ -68,7 +60,7 @@ def _write(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     replace_file(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
-def write_review_file(path: Path, selected: Sequence[tuple[str, Scored]]) -> None:
+def write_review_file(path: Path, selected: Sequence[tuple[str, ScoredStory]]) -> None:
     _write(path, [_line(why, story) for why, story in selected])
 
 
@@ -109,3 +101,31 @@ def label_file(path: Path, ask: Callable[[dict[str, Any], int, int], str]) -> di
         _write(path, rows)
         counts["labelled"] += 1
     return counts
+
+
+def read_labelled(path: Path) -> tuple[list[LabelledHeadline], int]:
+    """Headlines of a JSONL file with ``title``, optional ``summary`` and ``label`` (0, 1 or 2), and how many
+    lines were skipped because their label is still null (a review file not labelled to the end)."""
+    rows, unlabelled = [], 0
+    for number, line in jsonl_lines(path):
+        try:
+            row = json.loads(line)
+            if row["label"] is None:
+                unlabelled += 1
+                continue
+            label = int(row["label"])
+            title = str(row["title"]).strip()
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{path}:{number}: needs a JSON object with 'title' and 'label' ({exc})") from exc
+        if label not in (0, 1, 2) or not title:
+            raise ConfigError(f"{path}:{number}: label must be 0, 1 or 2 and the title non-empty")
+        rows.append(LabelledHeadline(title, str(row.get("summary") or ""), label))
+    if not rows:
+        hint = f" ({unlabelled} still unlabelled: 'newsmon review label {path}')" if unlabelled else ""
+        raise ConfigError(f"{path} holds no labelled headlines{hint}")
+    return rows, unlabelled
+
+
+def load_labelled(path: Path) -> list[LabelledHeadline]:
+    """The labelled headlines of ``path`` (lines whose label is still null are left out)."""
+    return read_labelled(path)[0]

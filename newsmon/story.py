@@ -7,11 +7,12 @@ The story id is the contract of DESIGN.md: a hash of the canonical URL, else of 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-__all__ = ["Story", "canonical_url", "story_id"]
+__all__ = ["Story", "canonical_url", "split_publisher", "story_id"]
 
 # Query parameters that only track the reader; dropping them makes syndicated copies of one URL one story.
 _TRACKING_PARAMS = frozenset(
@@ -96,3 +97,24 @@ class Story:
     def text(self) -> str:
         """What the encoder reads: the title, then the summary."""
         return f"{self.title}. {self.summary}".strip(". ") if self.summary else self.title
+
+
+_PUBLISHER_SUFFIX = re.compile(r"^(?P<title>.{12,}?)\s+[-–—|]\s+(?P<source>[^-–—|]{2,60})$")
+
+
+def split_publisher(title: str, known_source: str = "") -> tuple[str, str]:
+    """Split an aggregator title ``"Chip curbs tighten - Reuters"`` into (title, publisher).
+
+    Only aggregator-style titles are split: when the entry names its source and the suffix is that
+    source, or when the suffix is short and title-cased like a publisher name.
+    """
+    match = _PUBLISHER_SUFFIX.match(title.strip())
+    if not match:
+        return title.strip(), known_source
+    head, tail = match["title"].strip(), match["source"].strip()
+    if known_source and tail.lower() == known_source.lower():
+        return head, known_source
+    words = tail.split()
+    if not known_source and len(words) <= 5 and all(w[:1].isupper() or not w[:1].isalpha() for w in words):
+        return head, tail
+    return title.strip(), known_source

@@ -24,10 +24,11 @@ sys.path.insert(0, str(ROOT))
 
 from models.assessment import file_sha256, run_labelled  # noqa: E402
 from models.encoder import BACKENDS, Encoder, load_encoder  # noqa: E402
-from models.evaluation import load_labelled, metrics  # noqa: E402
+from models.evaluation import metrics  # noqa: E402
 from models.relevance import load_seed_models  # noqa: E402
 from models.scoring import Scorer  # noqa: E402
 from models.topics import load_seed_topics  # noqa: E402
+from newsmon.review import load_labelled  # noqa: E402
 
 HEADLINES = ROOT / "tests" / "fixtures" / "headlines"
 

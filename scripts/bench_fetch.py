@@ -102,7 +102,7 @@ def main() -> None:
     from newsmon.config import FeedConfig, load_settings
     from newsmon.parse import parse_feed
     from newsmon.pipeline import fetch_feeds, parse_results, plan_fetches, record_intake
-    from newsmon.state import StateStore
+    from newsmon.store import SQLiteStore
 
     hosts = [f"127.0.0.{h + 1}" for h in range(args.hosts)]
     port = _free_port()
@@ -118,7 +118,7 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as data:
         settings = load_settings(data_dir=Path(data), fetch_allow_networks=["127.0.0.0/8"], feeds=feeds)
-        store = StateStore(settings.state_db)
+        store = SQLiteStore(settings.state_db)
 
         print(f"{args.feeds} feeds × {args.items} new items on {args.hosts} loopback hosts, 2 cores")
         started = time.perf_counter()

@@ -144,16 +144,27 @@ def test_feeds_status_shows_moves_disables_and_errors(tmp_path) -> None:  # type
 
     from newsmon.config import FeedConfig
     from newsmon.fetch import FetchResult
-    from newsmon.state import StateStore
+    from newsmon.polling import after_fetch
+    from newsmon.store import SQLiteStore
 
-    store = StateStore(tmp_path / "state.sqlite3")
+    store = SQLiteStore(tmp_path / "state.sqlite3")
     now = datetime.now(UTC)
     moved = FeedConfig(url="https://old.example/rss", name="moved")
     gone = FeedConfig(url="https://gone.example/rss", name="gone")
     slow = FeedConfig(url="https://slow.example/rss", name="slow")
-    store.record_fetch(FetchResult("moved", moved.url, now, 200, permanent_url="https://new.example/rss"), moved, 5)
-    store.record_fetch(FetchResult("gone", gone.url, now, 410, error_kind="http_status", error="HTTP 410"), gone, 0)
-    store.record_fetch(FetchResult("slow", slow.url, now, error_kind="timeout", error="no answer in 20 s"), slow, 0)
+    store.save_feeds(
+        [
+            after_fetch(
+                None, moved, FetchResult("moved", moved.url, now, 200, permanent_url="https://new.example/rss"), 5
+            ),
+            after_fetch(
+                None, gone, FetchResult("gone", gone.url, now, 410, error_kind="http_status", error="HTTP 410"), 0
+            ),
+            after_fetch(
+                None, slow, FetchResult("slow", slow.url, now, error_kind="timeout", error="no answer in 20 s"), 0
+            ),
+        ]
+    )
     result = _newsmon("feeds", "status", env={**os.environ, "NEWSMON_DATA_DIR": str(tmp_path), "COLUMNS": "250"})
     assert result.returncode == 0, result.stderr
     lines = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.count("│") > 5}

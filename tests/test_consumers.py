@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from consumers.archive import Archive
 from consumers.digest import Digest, period_of
 from consumers.loop import HandledLog, PoisonMessageError, decode_alert
 from consumers.webhook import RateLimiter, WebhookTarget, post_alert, slack_text
+from newsmon.messages import Outlet
 
 from .alerts import alert, with_story
 from .webhook_receiver import Receiver, webhook_receiver
@@ -24,11 +26,11 @@ from .webhook_receiver import Receiver, webhook_receiver
 
 def test_decoding_accepts_valid_alerts_and_names_what_is_wrong_with_others() -> None:
     message = alert(1)
-    assert decode_alert(json.dumps(message).encode()) == message
+    assert decode_alert(message.encode()) == message
     with pytest.raises(PoisonMessageError, match="not JSON"):
         decode_alert(b"\xff{")
     with pytest.raises(PoisonMessageError, match=r"not a newsmon\.match/1 message"):
-        decode_alert(json.dumps({**message, "score": "high"}).encode())
+        decode_alert(json.dumps({**message.to_json(), "score": "high"}).encode())
 
 
 def test_the_handled_log_survives_reopening(tmp_path: Path) -> None:
@@ -51,7 +53,7 @@ def test_webhook_retries_transient_failures_with_the_same_idempotency_key(receiv
         status = post_alert(client, WebhookTarget(url, backoff=0.01), alert(1), sleep=sleeps.append)
     assert status == 200 and len(handler.seen) == 3 and len(sleeps) == 2
     keys = {headers["Idempotency-Key"] for headers, _ in handler.seen}
-    assert keys == {alert(1)["message_id"]} and handler.seen[-1][1] == alert(1)
+    assert keys == {alert(1).message_id} and handler.seen[-1][1] == alert(1).to_json()
 
 
 def test_webhook_gives_up_on_a_permanent_refusal_and_after_its_attempts(receiver: Any) -> None:
@@ -67,8 +69,8 @@ def test_webhook_gives_up_on_a_permanent_refusal_and_after_its_attempts(receiver
 
 def test_slack_mode_sends_readable_text_with_the_link_and_evidence(receiver: Any) -> None:
     url, handler = receiver
-    copy = alert(3)["story"]
-    message = {**alert(2), "duplicates": [{k: copy[k] for k in ("id", "title", "url", "source", "feed")}]}
+    copy = alert(3).story
+    message = replace(alert(2), duplicates=(Outlet(copy.id, copy.title, copy.url, copy.source, copy.feed),))
     with httpx.Client() as client:
         post_alert(client, WebhookTarget(url, mode="slack"), message, sleep=lambda _s: None)
     ((_, body),) = handler.seen
@@ -101,7 +103,7 @@ def test_the_archive_keeps_one_row_per_message_and_answers_queries(tmp_path: Pat
     assert archive.count() == 3
     assert [a.title for a in archive.query(topic="us-export-controls")] == ["Headline number 2"]
     assert [a.title for a in archive.query(text="China fab")] == ["Samsung halts China fab upgrade"]
-    assert [a.message_id for a in archive.query(since="2026-03-06")] == [alert(3)["message_id"], alert(2)["message_id"]]
+    assert [a.message_id for a in archive.query(since="2026-03-06")] == [alert(3).message_id, alert(2).message_id]
     assert len(archive.query(limit=1)) == 1
 
 

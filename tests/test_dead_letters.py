@@ -11,7 +11,7 @@ from newsmon.fetch import FetchResult
 from newsmon.messages import DLQ_SCHEMA, dlq_schema_validator
 from newsmon.parse import parse_feed
 from newsmon.pipeline import FeedOutcome, record_intake
-from newsmon.state import StateStore
+from newsmon.store import SQLiteStore
 
 NOW = datetime(2026, 3, 5, tzinfo=UTC)
 FEED = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>
@@ -32,7 +32,7 @@ def test_unusable_entries_are_kept_with_their_reason() -> None:
 
 
 def test_each_unusable_entry_is_dead_lettered_once_and_validates(tmp_path: Path) -> None:
-    store = StateStore(tmp_path / "state.sqlite3")
+    store = SQLiteStore(tmp_path / "state.sqlite3")
     feed = FeedConfig(url="http://127.0.0.1/wire.xml", name="Wire")
     parsed = parse_feed(FEED, feed_id=feed.id, feed_url=feed.url, fetched=NOW)
     result = FetchResult(feed_id=feed.id, url=feed.url, status=200, body=FEED, fetched=NOW)
@@ -41,12 +41,12 @@ def test_each_unusable_entry_is_dead_lettered_once_and_validates(tmp_path: Path)
     assert store.outbox_counts() == (0, 2)
     record_intake(store, [result], [outcome], [feed], parsed.stories, "newsmon.dlq")
     assert store.outbox_counts() == (0, 2)  # the next cycle: same entries, queued once
-    letters = store.pending()
+    letters = store.unsent()
     assert {m.topic for m in letters} == {"newsmon.dlq"} and {m.key for m in letters} == {feed.id}
     for letter in letters:
         message = json.loads(letter.value)
         dlq_schema_validator().validate(message)
         assert message["schema"] == DLQ_SCHEMA and dict(letter.headers)["reason"].decode() == message["reason"]
-    elsewhere = StateStore(tmp_path / "other.sqlite3")
+    elsewhere = SQLiteStore(tmp_path / "other.sqlite3")
     record_intake(elsewhere, [result], [outcome], [feed], parsed.stories)
     assert elsewhere.outbox_counts() == (0, 0)  # no DLQ topic configured: nothing queued

@@ -11,10 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.duplicates import DEFAULT_COSINE, DEFAULT_WINDOW, Recent, group_near_duplicates
-from newsmon.normalise import split_publisher
-from newsmon.state import Keep, ScoringRecord, StateStore
-from newsmon.story import Story, story_id
+from models.duplicates import DEFAULT_COSINE, DEFAULT_WINDOW, group_near_duplicates
+from newsmon.store import Keep, RecentMatch, ScoringRecord, SQLiteStore
+from newsmon.story import Story, split_publisher, story_id
 
 from .conftest import FIXTURES
 
@@ -45,7 +44,7 @@ def test_a_repost_within_the_window_joins_the_first_story_and_others_stay_apart(
 
 
 def test_a_story_joining_an_earlier_cycles_group_raises_no_alert() -> None:
-    earlier = Recent("a" * 32, "a" * 32, T0, _unit(1, 0, 0))
+    earlier = RecentMatch("a" * 32, "a" * 32, T0, _unit(1, 0, 0))
     story = _story("repost", 30)
     grouping = group_near_duplicates([story], np.stack([_unit(1, 0.02, 0)]), [earlier])
     assert grouping.group_of[story.id] == "a" * 32
@@ -83,10 +82,10 @@ def test_every_story_is_in_exactly_one_group_led_by_a_story_of_the_cycle(
 
 
 def test_the_store_remembers_recent_matches_and_forgets_old_ones(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    store = StateStore(tmp_path / "state.sqlite3")
+    store = SQLiteStore(tmp_path / "state.sqlite3")
     rows = [
-        Recent("a" * 32, "a" * 32, T0, _unit(1, 2, 3)),
-        Recent("b" * 32, "a" * 32, T0 - timedelta(days=9), _unit(3, 2, 1)),
+        RecentMatch("a" * 32, "a" * 32, T0, _unit(1, 2, 3)),
+        RecentMatch("b" * 32, "a" * 32, T0 - timedelta(days=9), _unit(3, 2, 1)),
     ]
     store.record_scoring(ScoringRecord(recent=rows))
     found = sorted(store.recent_matches(since=T0 - timedelta(days=30)), key=lambda r: r.story_id)
@@ -102,8 +101,11 @@ def test_the_store_remembers_recent_matches_and_forgets_old_ones(tmp_path) -> No
 
 
 def test_recent_matches_are_kept_per_seed_and_old_unseeded_rows_count_for_every_seed(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    store = StateStore(tmp_path / "state.sqlite3")
-    rows = [Recent("a" * 32, "a" * 32, T0, _unit(1, 0, 0), "x"), Recent("a" * 32, "a" * 32, T0, _unit(1, 0, 0), "y")]
+    store = SQLiteStore(tmp_path / "state.sqlite3")
+    rows = [
+        RecentMatch("a" * 32, "a" * 32, T0, _unit(1, 0, 0), "x"),
+        RecentMatch("a" * 32, "a" * 32, T0, _unit(1, 0, 0), "y"),
+    ]
     store.record_scoring(ScoringRecord(recent=rows))
     since = T0 - timedelta(days=1)
     assert [r.seed for r in store.recent_matches(since, "x")] == ["x"]
@@ -131,10 +133,10 @@ def test_a_story_repeating_another_seeds_alert_is_news_to_its_own_seed(tmp_path)
     from newsmon.config import Settings
     from newsmon.pipeline import group_matches
 
-    store = StateStore(tmp_path / "state.sqlite3")
+    store = SQLiteStore(tmp_path / "state.sqlite3")
     earlier = _story("Samsung halts HBM shipments to China", 0)
     store.record_scoring(
-        ScoringRecord(recent=[Recent(earlier.id, earlier.id, earlier.published, _unit(1, 0, 0), "huawei")])
+        ScoringRecord(recent=[RecentMatch(earlier.id, earlier.id, earlier.published, _unit(1, 0, 0), "huawei")])
     )
     repeat = _story("Samsung halts HBM shipments to China - report", 3)
     scorer = SimpleNamespace(encoder=_Titles({repeat.title: _unit(1, 0.01, 0)}), batch_size=64)
@@ -179,21 +181,21 @@ def test_on_the_recorded_headlines_reposts_group_and_lookalike_events_do_not() -
 def test_a_repost_in_a_later_cycle_is_recorded_but_raises_no_second_alert(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Through the pipeline's own recording step: one alert, listing the copy seen in the same cycle."""
     from newsmon.config import Settings
-    from newsmon.pipeline import build_scorer, match_stories, record_scoring
+    from newsmon.pipeline import build_scorer, judge, record_verdicts
 
     settings = Settings(data_dir=tmp_path)
-    store = StateStore(settings.state_db)
+    store = SQLiteStore(settings.state_db)
     scorer = build_scorer(settings)
     title = "Huawei unveils new Ascend AI chip despite US sanctions"
     first = [_story(title, 0), _story(title + " - report", 2), _story("Barclays rates ON Semiconductor", 1)]
-    scoring = match_stories(scorer, first)
+    scoring = judge(scorer, first)
     assert {m.story.id for m in scoring.matches} == {first[0].id, first[1].id}
-    recorded = record_scoring(store, first, scoring, settings, scorer, "run-1")
+    recorded = record_verdicts(store, first, scoring, settings, scorer, "run-1")
     assert (recorded.queued, recorded.grouped) == (1, 1)
-    (message,) = [json.loads(m.value) for m in store.pending()]
+    (message,) = [json.loads(m.value) for m in store.unsent()]
     assert message["story"]["id"] == message["duplicate_group"] == first[0].id
     assert [d["id"] for d in message["duplicates"]] == [first[1].id]
     later = [_story(title + " (updated)", 20)]
-    recorded = record_scoring(store, later, match_stories(scorer, later), settings, scorer, "run-2")
+    recorded = record_verdicts(store, later, judge(scorer, later), settings, scorer, "run-2")
     assert (recorded.queued, recorded.grouped) == (0, 1)
     assert store.unseen([later[0].id]) == set()

@@ -57,7 +57,7 @@ def test_onnx_backends_are_exported_once_and_agree_with_torch(
 
 def test_onnx_fp32_makes_the_same_alert_decisions_as_torch(cache: Path) -> None:
     """The rule for the default backend: its decisions agree with torch fp32 on at least 99 % of headlines."""
-    from newsmon.normalise import split_publisher
+    from newsmon.story import split_publisher
 
     from .test_topics_and_scoring import _story
 

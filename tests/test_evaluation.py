@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.evaluation import average_precision, load_labelled, metrics, suggest_margin
+from models.evaluation import average_precision, metrics, suggest_margin
 from newsmon.errors import ConfigError
+from newsmon.review import load_labelled
 
 from .conftest import FIXTURES
 

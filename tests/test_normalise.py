@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from newsmon.language import detect_language
-from newsmon.normalise import FeedMeta, entry_to_story, html_to_text, split_publisher
+from newsmon.normalise import FeedMeta, entry_to_story, html_to_text
+from newsmon.story import split_publisher
 
 META = FeedMeta("feed-1", "Feed One", "http://127.0.0.1/feed.xml", "en-US")
 NOW = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)

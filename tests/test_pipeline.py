@@ -11,7 +11,7 @@ from newsmon.dev.demo import DEMO_FEEDS_DIR, demo_feeds
 from newsmon.errors import ConfigError
 from newsmon.fetch import FetchResult
 from newsmon.pipeline import feeds_to_poll, parse_results, record_intake, seed_notes
-from newsmon.state import ScoringRecord, StateStore
+from newsmon.store import ScoringRecord, SQLiteStore
 from newsmon.story import Story
 
 
@@ -45,10 +45,10 @@ def test_a_broken_feed_is_an_outcome_and_the_others_still_give_stories(settings_
     stories, outcomes = parse_results([garbage, down, good])
     assert len(stories) == 20
     assert [(o.feed_id, o.error_kind) for o in outcomes] == [("bad", "parse"), ("down", "timeout"), ("ars", None)]
-    store = StateStore(settings_factory().state_db)
+    store = SQLiteStore(settings_factory().state_db)
     feeds = [FeedConfig(url=r.url, id=r.feed_id) for r in (garbage, down, good)]
     assert record_intake(store, [garbage, down, good], outcomes, feeds, stories + stories) == 20
-    assert {h.feed_id: h.failures for h in store.feed_health()} == {"bad": 1, "down": 1, "ars": 0}
+    assert {h.feed_id: h.failures for h in store.feed_rows().values()} == {"bad": 1, "down": 1, "ars": 0}
     assert record_intake(store, [], [], feeds, stories) == 0  # pending already: not new twice
     assert len(store.pending_stories()) == 20
 
@@ -63,7 +63,7 @@ def test_a_user_hears_of_seed_articles_without_topics_and_of_new_seeds_that_miss
     (seeds / "chips.topics.yaml").write_text("seed: chips\n")
     (seeds / "memory.md").write_text("Another article, no topics file yet.")
     settings = settings_factory(seeds_dir=seeds)
-    store = StateStore(settings.state_db)
+    store = SQLiteStore(settings.state_db)
     notes = seed_notes(settings, store, ["chips"])
     assert len(notes) == 1 and "memory.md has no topics file" in notes[0] and "newsmon seeds build" in notes[0]
     now = datetime.now(UTC)

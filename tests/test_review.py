@@ -13,17 +13,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from models.evaluation import read_labelled
 from newsmon.cli import app
 from newsmon.errors import ConfigError, NewsmonError
-from newsmon.review import Scored, label_file, read_review_file, select_for_review, write_review_file
-from newsmon.state import Keep, ScoringRecord, StateStore
+from newsmon.review import label_file, read_labelled, read_review_file, select_for_review, write_review_file
+from newsmon.store import Keep, ScoredStory, ScoringRecord, SQLiteStore
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 
 
-def _scored(n: int, relevance: float, alerted: bool = False, seed: str = "s") -> Scored:
-    return Scored(
+def _scored(n: int, relevance: float, alerted: bool = False, seed: str = "s") -> ScoredStory:
+    return ScoredStory(
         f"id-{n}", seed, f"Headline {n}", "A summary.", f"https://x.test/{n}", "feed", NOW, relevance, 0.7, "t", alerted
     )
 
@@ -108,7 +107,7 @@ def test_a_bad_review_file_names_the_line(tmp_path: Path, text: str, message: st
 
 
 def test_the_state_store_keeps_scored_stories_until_their_retention_ends(tmp_path: Path) -> None:
-    store = StateStore(tmp_path / "state.sqlite3")
+    store = SQLiteStore(tmp_path / "state.sqlite3")
     first = [_scored(1, 0.9, True), _scored(2, 0.2), _scored(3, 0.5, seed="other")]
     store.record_scoring(ScoringRecord(seen=[("id-1", "feed")], scored=first))
     assert [s.story_id for s in store.scored(NOW - timedelta(days=3650))] == ["id-1", "id-3", "id-2"]
@@ -129,7 +128,7 @@ def test_review_export_and_label_on_the_command_line(tmp_path: Path) -> None:
     missing = runner.invoke(app, ["review", "export", str(out), "--config", str(config)])
     assert isinstance(missing.exception, NewsmonError) and "run 'newsmon run' first" in str(missing.exception)
     (tmp_path / "data").mkdir()
-    StateStore(tmp_path / "data" / "state.sqlite3").record_scoring(
+    SQLiteStore(tmp_path / "data" / "state.sqlite3").record_scoring(
         ScoringRecord(scored=[_scored(i, i / 10, alerted=i > 7) for i in range(10)])
     )
     done = runner.invoke(

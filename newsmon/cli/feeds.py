@@ -25,12 +25,12 @@ app = typer.Typer(help="The feeds being watched and their health.", no_args_is_h
 def status(config: ConfigOption = None) -> None:
     """A table of every polled feed: last status, last success, failures, items, share of 304s, next poll,
     last error (and whether it moved or was disabled)."""
-    from newsmon.state import StateStore
+    from newsmon.store import open_store
 
     table = Table(
         "feed", "status", "last success (UTC)", "failures", "items", "304s", "next poll (UTC)", "last error / note"
     )
-    for health in StateStore(settings_of(config).state_db).feed_health():
+    for health in open_store(settings_of(config)).feed_rows().values():
         share = f"{health.not_modified / health.fetches:.0%}" if health.fetches else "-"
         note = health.last_error or ""
         if health.disabled:
@@ -127,7 +127,7 @@ def fetch(
     import json
 
     from newsmon.fetch import FetchRequest
-    from newsmon.messages import story_json
+    from newsmon.messages import StoryPart
     from newsmon.netguard import NetworkPolicy
     from newsmon.pipeline import fetch_feeds, parse_results
 
@@ -147,7 +147,7 @@ def fetch(
         if outcome.error_kind:
             body |= {"error_kind": outcome.error_kind, "error": outcome.error}
         else:
-            body["stories"] = [story_json(s) for s in stories]
+            body["stories"] = [StoryPart.of(s).to_json() for s in stories]
         sys.stdout.write(json.dumps(body, ensure_ascii=False) + "\n")
     elif not outcome.error_kind:
         _print_stories(stories, result.status)

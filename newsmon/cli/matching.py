@@ -38,8 +38,8 @@ BackendOption = Annotated[
 def _labelled_run(file: Path, settings: Settings) -> tuple[LabelledRun, Scorer]:
     """Every labelled headline through the production scorer, with a progress bar."""
     from models.assessment import file_sha256, run_labelled
-    from models.evaluation import read_labelled
     from newsmon.pipeline import build_scorer
+    from newsmon.review import read_labelled
 
     headlines, unlabelled = read_labelled(file)
     if unlabelled:

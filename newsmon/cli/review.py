@@ -33,14 +33,14 @@ def export(
     from datetime import UTC, datetime, timedelta
 
     from newsmon.review import select_for_review, write_review_file
-    from newsmon.state import StateStore
+    from newsmon.store import open_store
 
     settings = settings_of(config)
     if file.exists() and not force:
         raise NewsmonError(f"{file} exists and may hold labels: choose another name, or pass --force")
     if not settings.state_db.exists():
         raise NewsmonError(f"nothing scored yet ({settings.state_db} does not exist): run 'newsmon run' first")
-    scored = StateStore(settings.state_db).scored(datetime.now(UTC) - timedelta(days=days), seed)
+    scored = open_store(settings).scored(datetime.now(UTC) - timedelta(days=days), seed)
     if not scored:
         raise NewsmonError(f"no story was scored in the last {days:g} day(s){f' for seed {seed!r}' if seed else ''}")
     selected = select_for_review(scored, near_misses, sample)

@@ -19,8 +19,7 @@ import pytest
 from newsmon.config import load_settings
 from newsmon.dev.local_kafka import LocalKafka
 from newsmon.kafka_io import deliver_outbox, ensure_topics, make_producer
-from newsmon.messages import to_outbox
-from newsmon.state import StateStore
+from newsmon.store import SQLiteStore
 
 from ..alerts import alert
 from ..conftest import kafka_cache_dir
@@ -56,8 +55,8 @@ def test_leader_sigkill_during_10k_publishes_loses_nothing(
         delivery_timeout_seconds=60,
     )
     ensure_topics(cluster.bootstrap, settings)
-    store = StateStore(settings.state_db)
-    store.queue([to_outbox(alert(n), topic) for n in range(TOTAL)])
+    store = SQLiteStore(settings.state_db)
+    store.queue([alert(n).to_outbox(topic) for n in range(TOTAL)])
     producer = make_producer(cluster.bootstrap, settings)
     errors: list[str] = []
 
@@ -94,4 +93,4 @@ def test_leader_sigkill_during_10k_publishes_loses_nothing(
         f"delivery errors seen and retried: {len(errors)}"
     )
     assert store.outbox_counts() == (TOTAL, 0)
-    assert distinct == {alert(n)["story"]["id"] for n in range(TOTAL)}
+    assert distinct == {alert(n).story.id for n in range(TOTAL)}

@@ -24,7 +24,7 @@ import yaml
 
 from newsmon.dev.feedserver import FeedServer
 from newsmon.dev.local_kafka import LocalKafka
-from newsmon.state import StateStore
+from newsmon.store import SQLiteStore
 
 from ..kafka_records import read_records
 from ..wire import core_headlines, write_feed
@@ -139,9 +139,9 @@ def _seen(path: Path) -> int:
         return int(conn.execute("SELECT COUNT(*) FROM seen").fetchone()[0])
 
 
-def _wait_for_store(path: Path, process: subprocess.Popen[bytes]) -> StateStore:
+def _wait_for_store(path: Path, process: subprocess.Popen[bytes]) -> SQLiteStore:
     _wait(path.exists, 300, process)
-    return StateStore(path)
+    return SQLiteStore(path)
 
 
 def _wait(condition: Callable[[], bool], timeout: float, process: subprocess.Popen[bytes]) -> None:

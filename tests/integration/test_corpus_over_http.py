@@ -18,7 +18,7 @@ from newsmon.errors import FeedError
 from newsmon.fetch import FetchRequest
 from newsmon.parse import parse_feed
 from newsmon.pipeline import fetch_feeds, parse_results, record_intake
-from newsmon.state import StateStore
+from newsmon.store import SQLiteStore
 from newsmon.story import Story
 
 from ..conftest import FIXTURES
@@ -59,7 +59,7 @@ def test_every_recorded_document_goes_through_fetch_parse_normalise(corpus_serve
     results = fetch_feeds([FetchRequest(f.id, f.url) for f in feeds], settings)
     assert [r.status for r in results] == [200] * len(files), [r.error for r in results if r.status != 200][:5]
     stories, outcomes = parse_results(results, settings.parse_timeout_seconds)
-    record_intake(StateStore(settings.state_db), results, outcomes, feeds, stories)
+    record_intake(SQLiteStore(settings.state_db), results, outcomes, feeds, stories)
     kinds = {o.error_kind for o in outcomes}
     assert kinds <= {None, "parse"}, kinds  # no timeouts, no crashes: only documents that are not feeds at all
     parsed = sum(o.error_kind is None for o in outcomes)

@@ -14,8 +14,9 @@ import pytest
 
 from newsmon.dev.local_kafka import LocalKafka
 from newsmon.kafka_io import ensure_topics
+from newsmon.messages import OutboxMessage
 from newsmon.pipeline import deliver
-from newsmon.state import OutboxMessage, StateStore
+from newsmon.store import SQLiteStore
 
 from ..conftest import free_port, kafka_cache_dir
 from ..kafka_records import read_records
@@ -45,7 +46,7 @@ def test_outbox_is_delivered_once_with_keys_and_headers(
 ) -> None:  # type: ignore[no-untyped-def]
     topic = f"matches-{uuid.uuid4().hex[:6]}"
     settings = settings_factory(kafka_bootstrap=kafka_broker.bootstrap, topic_matches=topic)
-    store = StateStore(settings.state_db)
+    store = SQLiteStore(settings.state_db)
     store.queue(_messages(topic, 25))
     report = deliver(store, settings)
     assert (report.sent, report.failed) == (25, 0) and store.outbox_counts() == (25, 0)
@@ -60,13 +61,13 @@ def test_a_broker_outage_keeps_matches_in_the_outbox_until_it_returns(
 ) -> None:  # type: ignore[no-untyped-def]
     topic = f"matches-{uuid.uuid4().hex[:6]}"
     down = settings_factory(kafka_bootstrap=f"127.0.0.1:{free_port()}", topic_matches=topic, delivery_timeout_seconds=3)
-    store = StateStore(down.state_db)
+    store = SQLiteStore(down.state_db)
     store.queue(_messages(topic, 5))
     report = deliver(store, down)
     assert report.sent == 0 and report.failed == 5 and report.error
     assert store.outbox_counts() == (0, 5)
     up = settings_factory(kafka_bootstrap=kafka_broker.bootstrap, topic_matches=topic)
-    assert deliver(StateStore(up.state_db), up).sent == 5
+    assert deliver(SQLiteStore(up.state_db), up).sent == 5
     assert len(_read_all(kafka_broker.bootstrap, topic)) == 5
 
 
@@ -89,7 +90,7 @@ def test_cli_starts_stops_and_restarts_a_local_broker_whose_data_survives(tmp_pa
     try:
         bootstrap = f"127.0.0.1:{env['NEWSMON_KAFKA_LOCAL_PORT']}"
         assert "running" in newsmon("kafka", "status").stdout
-        store = StateStore(tmp_path / "s.db")
+        store = SQLiteStore(tmp_path / "s.db")
         store.queue(_messages("kept", 3))
         from newsmon.config import load_settings
 

@@ -24,7 +24,7 @@ from newsmon.config import FeedConfig, load_settings
 from newsmon.dev.demo import DEMO_FEEDS_DIR
 from newsmon.fetch import FetchRequest
 from newsmon.pipeline import fetch_feeds, parse_results, record_intake
-from newsmon.state import StateStore
+from newsmon.store import SQLiteStore
 
 from .hostile_server import HOST, HostileServer, gzip_bomb
 
@@ -199,13 +199,13 @@ def test_one_cycle_over_every_attack_records_each_error_and_still_processes_the_
     started = time.monotonic()
     results = fetch_feeds([FetchRequest(f.id, f.url) for f in feeds], settings)
     stories, outcomes = parse_results(results, settings.parse_timeout_seconds)
-    store = StateStore(settings.state_db)
+    store = SQLiteStore(settings.state_db)
     record_intake(store, results, outcomes, feeds, stories)
     assert time.monotonic() - started < FETCH_TIMEOUT + 2 * PARSE_TIMEOUT + 15
     good_id = f"feed-{names.index('good.xml')}"
     assert sum(s.feed_id == good_id for s in stories) == 20
     assert all(CANARY not in s.title + s.summary for s in stories)
-    health = {h.feed_id: h for h in store.feed_health()}
+    health = store.feed_rows()
     for i, name in enumerate(names):
         expected = CASES.get(name)
         if expected is not None:

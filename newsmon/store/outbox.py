@@ -1,0 +1,60 @@
+"""The outbox: messages for Kafka, written in the transaction that decided them, marked sent only once the broker
+acknowledged them. What makes delivery at-least-once."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+
+from newsmon.messages import OutboxMessage
+
+__all__ = ["counts", "mark_failed", "mark_sent", "queue", "unsent"]
+
+
+def queue(conn: sqlite3.Connection, messages: Iterable[OutboxMessage], now: float) -> int:
+    """Add messages (once each: a message id already queued for that topic is ignored); returns how many."""
+    before = conn.total_changes
+    conn.executemany(
+        "INSERT OR IGNORE INTO outbox (message_id, key, topic, value, headers, created) VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            (m.message_id, m.key, m.topic, m.value, json.dumps([[k, v.decode()] for k, v in m.headers]), now)
+            for m in messages
+        ),
+    )
+    return conn.total_changes - before
+
+
+def unsent(conn: sqlite3.Connection, limit: int) -> list[OutboxMessage]:
+    """Messages not yet acknowledged, oldest first."""
+    rows = conn.execute(
+        "SELECT id, message_id, key, topic, value, headers FROM outbox WHERE sent IS NULL ORDER BY id LIMIT ?",
+        (limit,),
+    ).fetchall()
+    return [
+        OutboxMessage(
+            message_id=r[1],
+            key=r[2],
+            topic=r[3],
+            value=bytes(r[4]),
+            headers=tuple((k, v.encode()) for k, v in json.loads(r[5])),
+            id=r[0],
+        )
+        for r in rows
+    ]
+
+
+def mark_sent(conn: sqlite3.Connection, ids: Iterable[int], now: float) -> None:
+    conn.executemany("UPDATE outbox SET sent = ? WHERE id = ?", ((now, i) for i in ids))
+
+
+def mark_failed(conn: sqlite3.Connection, ids: Iterable[int], error: str) -> None:
+    conn.executemany(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?", ((error, i) for i in ids)
+    )
+
+
+def counts(conn: sqlite3.Connection) -> tuple[int, int]:
+    """(sent, unsent) message counts."""
+    row = conn.execute("SELECT COUNT(sent), COUNT(*) - COUNT(sent) FROM outbox").fetchone()
+    return int(row[0]), int(row[1])

@@ -1,0 +1,160 @@
+"""The state store: the intake and the scoring transactions, pending and kept stories, alerts keyed by (story,
+seed), the outbox lifecycle, feed rows kept exactly, retention, and migrating an old database."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from newsmon.config import FeedConfig
+from newsmon.fetch import FetchRequest, FetchResult
+from newsmon.messages import OutboxMessage
+from newsmon.polling import after_fetch, due_requests
+from newsmon.store import Alert, FeedRow, Keep, ScoringRecord, SQLiteStore
+from newsmon.story import Story
+
+
+def _message(n: int) -> OutboxMessage:
+    return OutboxMessage(
+        message_id=f"{n:032x}:seed", key=f"{n:032x}", topic="t", value=b"{}", headers=(("schema", b"newsmon.match/1"),)
+    )
+
+
+def _story(n: int, feed: str = "f") -> Story:
+    now = datetime(2026, 3, 5, 12, tzinfo=UTC)
+    return Story(f"{n:032x}", f"Headline {n}", f"https://news.test/{n}", "", now, now, feed, "Feed", "http://x/f")
+
+
+def _ok(feed: FeedConfig, etag: str) -> FeedRow:
+    return after_fetch(
+        None, feed, FetchResult(feed.id, feed.url, datetime.now(UTC), status=200, headers={"etag": etag}), 2
+    )
+
+
+FEED = FeedConfig(url="http://127.0.0.1:1/a.xml", name="a", interval_seconds=60)
+
+
+def test_the_intake_keeps_new_stories_pending_with_their_feeds_validators(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    assert store.record_intake([_ok(FEED, '"v1"')], [_story(1), _story(2), _story(1, feed="other")]) == 2
+    assert [(s.id, s.feed_id) for s in store.pending_stories()] == [(f"{1:032x}", "f"), (f"{2:032x}", "f")]
+    assert store.pending_stories()[0] == _story(1)  # kept whole: a later cycle scores exactly this story
+    assert due_requests([FEED], store.feed_rows(), now=float("inf"))[0].etag == '"v1"'
+    assert store.record_intake([], [_story(1), _story(3)]) == 1  # already pending: not new again
+    store.record_scoring(ScoringRecord(seen=[(f"{n:032x}", "f") for n in (1, 2, 3)]))
+    assert store.pending_stories() == [] and store.pending_count() == 0
+    assert store.record_intake([], [_story(2)]) == 0  # seen: never pending again
+
+
+def test_a_failed_intake_advances_no_validator(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+
+    def stories() -> Iterator[Story]:
+        yield _story(1)
+        raise RuntimeError("died half-way")
+
+    with pytest.raises(RuntimeError):
+        store.record_intake([_ok(FEED, '"v2"')], stories())
+    assert due_requests([FEED], store.feed_rows(), now=0) == [FetchRequest("a", FEED.url)]  # fetched whole
+    assert store.pending_stories() == []
+
+
+def test_a_failed_scoring_leaves_its_stories_pending_and_queues_nothing(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    store.record_intake([], [_story(1), _story(2)])
+
+    def seen() -> Iterator[tuple[str, str]]:
+        yield (f"{1:032x}", "f")
+        raise RuntimeError("died while recording")
+
+    alert = Alert(f"{1:032x}", "seed", f"{1:032x}", (_message(1),))
+    with pytest.raises(RuntimeError):
+        store.record_scoring(ScoringRecord(seen=seen(), alerts=[alert]))  # type: ignore[arg-type]
+    assert len(store.pending_stories()) == 2 and store.outbox_counts() == (0, 0)
+    assert store.unseen([f"{1:032x}"]) == {f"{1:032x}"}
+
+
+def test_a_story_alerts_once_per_seed_whatever_records_it_again(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    lead = Alert(f"{1:032x}", "seed", f"{1:032x}", (_message(1),))
+    joined = Alert(f"{2:032x}", "seed", f"{1:032x}")  # a near-duplicate of the lead: no message of its own
+    assert store.record_scoring(ScoringRecord(alerts=[lead, joined])) == 1
+    assert store.alerted([(lead.story_id, "seed"), (joined.story_id, "seed"), (lead.story_id, "x")]) == {
+        (lead.story_id, "seed"),
+        (joined.story_id, "seed"),
+    }
+    changed = Alert(lead.story_id, "seed", lead.story_id, (_message(1), _message(3)))  # a replay, new topics
+    assert store.record_scoring(ScoringRecord(alerts=[changed])) == 0
+    other_seed = Alert(lead.story_id, "other", lead.story_id, (_message(4),))
+    assert store.record_scoring(ScoringRecord(alerts=[other_seed])) == 1
+    assert store.outbox_counts() == (0, 2)
+
+
+def test_scored_stories_and_their_alerts_are_kept_for_replay_then_dropped_but_pending_ones_never(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    store.record_intake([], [_story(n) for n in range(5)])
+    store.record_scoring(
+        ScoringRecord(seen=[(f"{n:032x}", "f") for n in range(3)], alerts=[Alert(f"{0:032x}", "s", f"{0:032x}")])
+    )
+    long_ago = datetime(2020, 1, 1, tzinfo=UTC)
+    page = store.kept_stories(long_ago, limit=2)
+    assert [s.id for _, s in page] == [f"{0:032x}", f"{1:032x}"]
+    assert [s.id for _, s in store.kept_stories(long_ago, after=page[-1][0])] == [f"{2:032x}"]
+    assert store.count_kept(long_ago) == 3
+    store.record_scoring(ScoringRecord(), Keep(stories_since=datetime.now(UTC) + timedelta(seconds=1)))
+    assert store.kept_stories(long_ago) == [] and store.alerted([(f"{0:032x}", "s")]) == set()
+    assert len(store.pending_stories()) == 2  # never scored: never dropped
+
+
+def test_a_new_seed_hears_how_many_kept_stories_it_never_saw(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    assert store.register_seeds(["huawei"]) == {"huawei": 0}
+    store.record_intake([], [_story(1), _story(2)])
+    store.record_scoring(ScoringRecord(seen=[(f"{1:032x}", "f")]))
+    assert store.register_seeds(["huawei", "memory"]) == {"memory": 1}  # one scored story, before it existed
+    assert store.register_seeds(["huawei", "memory"]) == {}
+
+
+def test_outbox_rows_stay_until_acknowledged(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    store.queue([_message(1), _message(2)])
+    pending = store.unsent()
+    assert [m.key for m in pending] == [f"{1:032x}", f"{2:032x}"]
+    assert pending[0].headers == (("schema", b"newsmon.match/1"),)
+    store.mark_failed([pending[0].id or 0], "broker down")
+    store.mark_sent([pending[1].id or 0])
+    assert [m.message_id for m in store.unsent()] == [pending[0].message_id]
+    assert SQLiteStore(tmp_path / "s.db").outbox_counts() == (1, 1)  # survives a restart
+
+
+def test_a_feed_row_is_kept_exactly_and_replaced_by_the_next(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    row = FeedRow(
+        "a", "http://x/a", '"e"', "Thu, 01 Jan 2026 12:00:00 GMT", 200, 1.5, 1.5, 0, None, 61.5, 3, 1, 7, None, None
+    )
+    store.save_feeds([row])
+    assert SQLiteStore(tmp_path / "s.db").feed_rows() == {"a": row}
+    moved = FeedRow("a", "http://x/a", None, None, 410, 9.0, 1.5, 1, "gone", 99.0, 4, 1, 7, "https://y/a", "HTTP 410")
+    store.save_feeds([moved])
+    assert store.feed_rows() == {"a": moved}
+
+
+def test_an_old_database_is_migrated_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with sqlite3.connect(path) as conn:  # the version-0 feeds table, as 0.1.0 created it
+        conn.execute(
+            "CREATE TABLE feeds (feed_id TEXT PRIMARY KEY, url TEXT NOT NULL, etag TEXT, last_modified TEXT,"
+            " last_status INTEGER, last_fetch REAL, last_success REAL, failures INTEGER NOT NULL DEFAULT 0,"
+            " last_error TEXT, next_due REAL NOT NULL DEFAULT 0, fetches INTEGER NOT NULL DEFAULT 0,"
+            " not_modified INTEGER NOT NULL DEFAULT 0, items INTEGER NOT NULL DEFAULT 0)"
+        )
+        conn.execute("INSERT INTO feeds (feed_id, url, etag) VALUES ('a', 'http://x.example/f', '\"v\"')")
+    store = SQLiteStore(path)
+    assert due_requests([FeedConfig(url="http://x.example/f", name="a")], store.feed_rows(), now=1)[0].etag == '"v"'
+    SQLiteStore(path)  # opening again migrates nothing twice
