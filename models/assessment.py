@@ -14,15 +14,15 @@ import hashlib
 import math
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from models.evaluation import LabelledHeadline, average_precision, metrics, suggest_margin
-from models.relevance import RelevanceModel, cross_validated, feature_names
+from models.relevance import FAMILIES, RelevanceModel, cross_validated, family_features, feature_names
 from models.relevance import train as fit
-from models.scoring import Scorer, SeedAssessment
+from models.scoring import Scorer, SeedAssessment, neighbour_evidence
 from newsmon.story import Story, split_publisher
 
 __all__ = [
@@ -76,6 +76,7 @@ class SeedRun:
 class LabelledRun:
     labels: list[int]
     seeds: list[SeedRun]
+    titles: list[str] = field(default_factory=list)  # as scored (publisher split off)
 
     @property
     def margins(self) -> list[float]:
@@ -87,7 +88,9 @@ def _seed_run(assessments: list[SeedAssessment], model: RelevanceModel, labels: 
     values = np.asarray([a.values for a in assessments], dtype=np.float64)
     relevance = [a.relevance for a in assessments]
     if own_file and model.training is not None:
-        relevance = [round(float(p), 4) for p in cross_validated(values, labels, model.features, c=model.training.c)]
+        names = feature_names(assessments[0].topic_set)
+        own = values[:, [names.index(f) for f in model.features]]
+        relevance = [round(float(p), 4) for p in cross_validated(own, labels, model.features, c=model.training.c)]
     return SeedRun(
         seed=assessments[0].topic_set.seed,
         model=model,
@@ -118,7 +121,7 @@ def run_labelled(
         model = scorer.models[topic_set.seed]
         own = model.training is not None and model.training.sha256 == sha256
         seeds.append(_seed_run([row[index] for row in per_story], model, labels, own))
-    return LabelledRun(labels, seeds)
+    return LabelledRun(labels, seeds, [s.title for s in stories])
 
 
 def recall_at_precision(labels: Sequence[int], scores: Sequence[float], min_precision: float = 0.85) -> float:
@@ -240,23 +243,42 @@ def evaluation_report(run: LabelledRun, scorer: Scorer, min_precision: float) ->
 
 
 def train_relevance(
-    run: LabelledRun, scorer: Scorer, index: int, file: Path, c: float
+    run: LabelledRun, scorer: Scorer, index: int, file: Path, c: float | None = None
 ) -> tuple[RelevanceModel, dict[str, float]]:
-    """Learn seed number ``index``'s relevance model from the labelled run of ``file``; returns the model (its
-    training info recorded in it) and its 5-fold cross-validated figures, measured before the final fit."""
+    """Learn seed number ``index``'s relevance model from the labelled run of ``file``.
+
+    The labelled headlines become the model's neighbours: each headline's ``labels.*`` features are recomputed
+    against the others (never itself). Both model families are cross-validated (5-fold) and the one with the
+    better average precision is fitted on every label (``c`` fixes the regularisation of both). Returns the
+    model (its training info and figures recorded in it) and the chosen family's cross-validated figures."""
     seed_run, topic_set = run.seeds[index], scorer.topic_sets[index]
-    probabilities = [float(p) for p in cross_validated(seed_run.values, run.labels, feature_names(topic_set), c=c)]
-    cv = dataclasses.replace(seed_run, relevance=probabilities)
-    figures = {
-        "average_precision": round(average_precision_of(cv, run.labels), 4),
-        "recall_at_precision_0.85": round(recall_at_precision(run.labels, probabilities, 0.85), 4),
-    }
+    names = feature_names(topic_set)
+    values = seed_run.values.copy()
+    vectors = scorer.encoder.encode(run.titles, scorer.batch_size)
+    core, other = neighbour_evidence(vectors, run.titles, vectors, run.titles, run.labels)
+    values[:, names.index("labels.core")], values[:, names.index("labels.other")] = core, other
+    tried: dict[str, dict[str, float]] = {}
+    for family, default_c in FAMILIES.items():
+        features = family_features(topic_set, family)
+        columns = [names.index(n) for n in features]
+        probabilities = [float(p) for p in cross_validated(values[:, columns], run.labels, features, c=c or default_c)]
+        cv = dataclasses.replace(seed_run, relevance=probabilities)
+        tried[family] = {
+            "average_precision": round(average_precision_of(cv, run.labels), 4),
+            "recall_at_precision_0.85": round(recall_at_precision(run.labels, probabilities, 0.85), 4),
+        }
+    family = max(tried, key=lambda f: tried[f]["average_precision"])
+    figures = tried[family]
     info = {
         "file": file.name,
         "sha256": file_sha256(file),
         "n": len(run.labels),
         "core": run.labels.count(2),
-        "c": c,
+        "c": c or FAMILIES[family],
         "cross_validated": figures,
+        "family": family,
+        "families": tried,
     }
-    return fit(topic_set, seed_run.values, run.labels, c=c, info=info), figures
+    neighbours = list(zip(run.titles, run.labels, strict=True))
+    model = fit(topic_set, values, run.labels, c=c or FAMILIES[family], info=info, family=family, neighbours=neighbours)
+    return model, figures

@@ -45,6 +45,7 @@ class Encoder:
     name: str
     backend: str
     model: Any
+    cache_dir: Path | None = None  # where its exports, and the background's embeddings, are kept
 
     def encode(
         self, texts: Sequence[str], batch_size: int = 64, progress: Callable[[int], None] | None = None
@@ -169,4 +170,5 @@ def load_encoder(backend: str = "torch", cache_dir: Path | None = None) -> Encod
         loader = _LOADERS[backend]
     except KeyError:
         raise ConfigError(f"unknown model backend {backend!r}; choose one of {', '.join(_LOADERS)}") from None
-    return Encoder(name=MODEL_NAME, backend=backend, model=loader(cache_dir or Path(".newsmon-models")))
+    directory = cache_dir or Path(".newsmon-models")
+    return Encoder(name=MODEL_NAME, backend=backend, model=loader(directory), cache_dir=directory)

@@ -1,12 +1,17 @@
 """The per-seed relevance model: a small logistic model over a story's evidence features, learned from labels.
 
 Each topic contributes readable measurements (best exemplar cosine, cosine to the topic centroid, keywords
-named, closeness to the topic's exclusions) and the seed adds the best of each over its topics. The model
-turns them into one probability that the story deserves an alert, and says how much each topic pushed it.
+named, closeness to the topic's exclusions) and the seed adds the best of each over its topics. Four features
+mean the same for any seed (``AGNOSTIC_FEATURES``): how far the story's closeness to the seed's exemplars rises
+above ordinary news, how ordinary the story is, and how close it comes to the headlines an analyst labelled
+core, and not core. A model uses a named subset of them and turns it into one probability that the story
+deserves an alert, saying how much each topic pushed it.
 
 It lives beside the topics file as ``seeds/<seed>.model.json``: plain JSON (feature names, standardisation,
-weights), readable and diffable, never a pickle. Without one, a prior model with hand-set weights stands in;
-``newsmon train FILE.jsonl`` learns one from an analyst's labels (2 core, 1 related, 0 not relevant).
+weights, the labelled neighbours), readable and diffable, never a pickle. Without one, the transfer model
+stands in: weights over the seed-agnostic features learned across the labelled seeds newsmon ships with
+(``models/data/transfer.json``, ``scripts/train_transfer.py``), so a new seed starts from what other seeds
+taught, not from hand-set numbers. ``newsmon train FILE.jsonl`` learns a seed's own model from labels.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +31,15 @@ from models.topics import TopicSet, topics_fingerprint
 from newsmon.errors import ConfigError
 
 __all__ = [
+    "AGNOSTIC_FEATURES",
     "DEFAULT_C",
+    "FAMILIES",
     "TOPIC_FEATURES",
+    "TRANSFER_FILE",
     "RelevanceModel",
     "TrainingInfo",
     "cross_validated",
+    "family_features",
     "feature_names",
     "feature_signs",
     "load_model",
@@ -38,12 +48,19 @@ __all__ = [
     "prior_model",
     "save_model",
     "train",
+    "transfer_threshold",
 ]
 
 TOPIC_FEATURES = ("similarity", "centroid", "keywords", "exclusion")
 SEED_FEATURES = ("similarity", "centroid", "keywords")
+AGNOSTIC_FEATURES = ("seed.closeness", "seed.ordinary", "labels.core", "labels.other")
+NEGATIVE_FEATURES = ("seed.ordinary", "labels.other")  # may only lower relevance (with ``*.exclusion``)
 FORMAT = "newsmon.relevance/1"
+TRANSFER_FILE = Path(__file__).parent / "data" / "transfer.json"
 DEFAULT_C = 0.1  # strong regularisation: the best cross-validated and later-month figures on the dev set
+# The two kinds of model ``train`` chooses between by cross-validation: every feature (good topics carry the
+# most), or only the seed-agnostic ones (when the topics are rough, the labelled neighbours carry the most).
+FAMILIES = {"topics": DEFAULT_C, "neighbours": 1.0}
 Matrix = npt.NDArray[np.float64]
 
 
@@ -56,7 +73,7 @@ def feature_names(topic_set: TopicSet) -> list[str]:
         for feature in TOPIC_FEATURES
         if feature != "exclusion" or t.exclusions
     ]
-    return names + [f"seed.{feature}" for feature in SEED_FEATURES]
+    return [*names, *(f"seed.{feature}" for feature in SEED_FEATURES), *AGNOSTIC_FEATURES]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +86,8 @@ class TrainingInfo:
     core: int
     c: float
     cross_validated: dict[str, float] = field(default_factory=dict)
+    family: str = "topics"
+    families: dict[str, dict[str, float]] = field(default_factory=dict)  # every family's cross-validated figures
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +102,7 @@ class RelevanceModel:
     weights: tuple[float, ...]
     intercept: float
     training: TrainingInfo | None = None
+    neighbours: tuple[tuple[str, int], ...] = ()  # the labelled headlines (title, label) ``labels.*`` compares with
 
     def logits(self, values: Matrix) -> npt.NDArray[np.float64]:
         standardised = (values - np.asarray(self.mean)) / np.asarray(self.scale)
@@ -100,14 +120,14 @@ class RelevanceModel:
             self.features, values, self.mean, self.scale, self.weights, strict=True
         ):
             topic = name.rsplit(".", 1)[0]
-            if topic != "seed":
+            if topic not in ("seed", "labels"):
                 totals[topic] = totals.get(topic, 0.0) + weight * (value - mean) / scale
         return totals
 
     def check(self, topic_set: TopicSet) -> list[str]:
         """Raise when the model cannot apply to these topics; return warnings when it applies but is stale."""
         expected = feature_names(topic_set)
-        if list(self.features) != expected:
+        if not set(self.features) <= set(expected):
             raise ConfigError(
                 f"the relevance model of seed {topic_set.seed!r} was trained on other topics "
                 f"(features {list(self.features)[:3]}… vs {expected[:3]}…): run 'newsmon train' again, or delete "
@@ -121,24 +141,36 @@ class RelevanceModel:
         return []
 
 
+@cache
+def _transfer() -> dict[str, Any]:
+    raw: dict[str, Any] = json.loads(TRANSFER_FILE.read_text(encoding="utf-8"))
+    return raw
+
+
+def transfer_threshold() -> float:
+    """The relevance a story needs under the transfer model (chosen for precision, measured on seeds it was not
+    fitted on): the threshold ``newsmon seeds build`` writes into new topics."""
+    return float(_transfer()["threshold"])
+
+
+EXCLUSION_PRIOR = (0.3, -3.0)  # a hand-written exclusion starts to count at cosine 0.3, then lowers 3 logits per unit
+
+
 def prior_model(topic_set: TopicSet) -> RelevanceModel:
-    """Hand-set weights for a seed nobody has labelled yet: the best exemplar cosine dominates (0.5 at 0.55),
-    keywords and each topic's own closeness add a little, exclusions subtract."""
-    names = feature_names(topic_set)
-    centre = {"similarity": 0.3, "centroid": 0.25, "keywords": 0.0, "exclusion": 0.3}
-    weight = {"similarity": 3.0, "centroid": 0.0, "keywords": 0.3, "exclusion": -3.0}
-    seed_centre = {"seed.similarity": 0.55, "seed.centroid": 0.4, "seed.keywords": 0.0}
-    seed_weight = {"seed.similarity": 12.0, "seed.centroid": 0.0, "seed.keywords": 0.6}
-    mean = [seed_centre.get(n, centre[n.rsplit(".", 1)[1]]) for n in names]
-    weights = [seed_weight.get(n, weight[n.rsplit(".", 1)[1]]) for n in names]
+    """The model for a seed nobody has labelled yet: the transfer model's weights over the seed-agnostic
+    features, learned across the labelled seeds (``scripts/train_transfer.py``), and for each topic a person gave
+    exclusions, a fixed push down when a story comes close to one (no labelled seed teaches their weight)."""
+    transfer = _transfer()
+    exclusions = [f"{t.id}.exclusion" for t in topic_set.topics if t.exclusions]
+    centre, weight = EXCLUSION_PRIOR
     return RelevanceModel(
         seed=topic_set.seed,
         topics=topics_fingerprint(topic_set),
-        features=tuple(names),
-        mean=tuple(mean),
-        scale=tuple(1.0 for _ in names),
-        weights=tuple(weights),
-        intercept=0.0,
+        features=(*transfer["features"], *exclusions),
+        mean=(*transfer["mean"], *(centre for _ in exclusions)),
+        scale=(*transfer["scale"], *(1.0 for _ in exclusions)),
+        weights=(*transfer["weights"], *(weight for _ in exclusions)),
+        intercept=float(transfer["intercept"]),
     )
 
 
@@ -164,6 +196,7 @@ def load_model(path: Path, topic_set: TopicSet) -> tuple[RelevanceModel, list[st
             weights=tuple(float(v) for v in raw["weights"]),
             intercept=float(raw["intercept"]),
             training=TrainingInfo(**training) if training else None,
+            neighbours=tuple((str(t), int(label)) for t, label in raw.get("neighbours", ())),
         )
         if not len(model.features) == len(model.mean) == len(model.scale) == len(model.weights):
             raise ValueError("features, mean, scale and weights differ in length")
@@ -192,10 +225,10 @@ def save_model(model: RelevanceModel, path: Path) -> None:
 def feature_signs(features: Sequence[str]) -> npt.NDArray[np.float64]:
     """+1 where a feature may only raise relevance (closeness to a topic, keywords named), −1 for closeness to
     an exclusion, which may only lower it."""
-    return np.asarray([-1.0 if name.endswith(".exclusion") else 1.0 for name in features])
+    return np.asarray([-1.0 if name.endswith(".exclusion") or name in NEGATIVE_FEATURES else 1.0 for name in features])
 
 
-def _fit(
+def fit_weights(
     values: Matrix, targets: npt.NDArray[np.bool_], signs: npt.NDArray[np.float64], c: float
 ) -> tuple[Matrix, Matrix, Matrix, float]:
     """Standardise, then an L2 logistic regression with balanced classes (core stories are the minority) whose
@@ -229,19 +262,28 @@ def _fit(
     return mean, scale, fitted.x[:count], float(fitted.x[count])
 
 
+def family_features(topic_set: TopicSet, family: str) -> list[str]:
+    """The features a model of ``family`` uses (see ``FAMILIES``)."""
+    return feature_names(topic_set) if family == "topics" else list(AGNOSTIC_FEATURES)
+
+
 def train(
     topic_set: TopicSet,
     values: Matrix,
     labels: Sequence[int],
     c: float = DEFAULT_C,
     info: Mapping[str, Any] | None = None,
+    family: str = "topics",
+    neighbours: Sequence[tuple[str, int]] = (),
 ) -> RelevanceModel:
-    """A model for ``topic_set`` from feature rows and their labels (2 = core is the positive class)."""
+    """A model for ``topic_set`` from full feature rows (``feature_names`` order) and their labels (2 = core is
+    the positive class), over ``family``'s features; ``neighbours`` are the labelled headlines it keeps."""
     targets = np.asarray(labels) == 2
     if targets.all() or not targets.any():
         raise ConfigError("training needs both core (label 2) and other (label 0/1) examples")
-    names = feature_names(topic_set)
-    mean, scale, weights, intercept = _fit(values, targets, feature_signs(names), c)
+    names = family_features(topic_set, family)
+    columns = [feature_names(topic_set).index(n) for n in names]
+    mean, scale, weights, intercept = fit_weights(values[:, columns], targets, feature_signs(names), c)
     return RelevanceModel(
         seed=topic_set.seed,
         topics=topics_fingerprint(topic_set),
@@ -251,6 +293,7 @@ def train(
         weights=tuple(round(float(v), 6) for v in weights),
         intercept=round(intercept, 6),
         training=TrainingInfo(**info) if info else None,
+        neighbours=tuple(neighbours),
     )
 
 
@@ -271,7 +314,7 @@ def cross_validated(
     result = np.zeros(len(label_array))
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for train_rows, test_rows in splitter.split(values, label_array):
-        mean, scale, weights, intercept = _fit(values[train_rows], label_array[train_rows] == 2, signs, c)
+        mean, scale, weights, intercept = fit_weights(values[train_rows], label_array[train_rows] == 2, signs, c)
         logits = ((values[test_rows] - mean) / scale) @ weights + intercept
         result[test_rows] = 1.0 / (1.0 + np.exp(-logits))
     return result

@@ -12,19 +12,30 @@ closest to, and each topic's score and contribution.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 
+from models.background import Background, load_background
 from models.encoder import Encoder, Vectors
-from models.relevance import RelevanceModel, prior_model
+from models.relevance import RelevanceModel, feature_names, prior_model
 from models.sentences import keyword_hits, split_sentences
 from models.topics import Topic, TopicSet
 from newsmon.story import Story
 
-__all__ = ["Evidence", "Scorer", "SeedAssessment", "SeedMatch", "TopicScore", "matches_of", "story_sentences"]
+__all__ = [
+    "Evidence",
+    "Scorer",
+    "SeedAssessment",
+    "SeedMatch",
+    "TopicScore",
+    "matches_of",
+    "neighbour_evidence",
+    "story_sentences",
+]
 
+CLOSENESS_TEMPERATURE = 10.0  # soft maximum over a seed's exemplars: several close ones count, one dominates
 KEYWORD_BONUS = 0.04
 MAX_KEYWORD_BONUS = 0.12
 MAX_KEYWORDS_COUNTED = 3
@@ -111,6 +122,56 @@ class _TopicVectors:
     exclusions: Vectors
 
 
+@dataclass(frozen=True, slots=True)
+class _SeedVectors:
+    """What the seed-agnostic features need of one seed: every exemplar with its average cosine to ordinary news,
+    how close ordinary headlines come (to express closeness in their standard deviations), the labelled
+    neighbours its model learned from (core, and not), and where its model's features sit in the full vector."""
+
+    exemplars: Vectors
+    offsets: Vectors
+    closeness: tuple[float, float]
+    neighbours: Vectors
+    neighbour_titles: tuple[str, ...]
+    neighbour_labels: tuple[int, ...]
+    columns: list[int]
+
+
+def _soft_max(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+    """Row-wise soft maximum (log-sum-exp at ``CLOSENESS_TEMPERATURE``)."""
+    scaled = np.asarray(values, dtype=np.float64) * CLOSENESS_TEMPERATURE
+    top = scaled.max(axis=1, keepdims=True)
+    result: npt.NDArray[np.float64] = (top[:, 0] + np.log(np.exp(scaled - top).sum(axis=1))) / CLOSENESS_TEMPERATURE
+    return result
+
+
+def neighbour_evidence(
+    vectors: Vectors,
+    titles: Sequence[str],
+    neighbours: Vectors,
+    neighbour_titles: Sequence[str],
+    neighbour_labels: Sequence[int],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """For each story: its best cosine to a labelled core neighbour, and to a labelled non-core one. A story is
+    never its own neighbour (same title, any case): its own label would leak."""
+    count = len(vectors)
+    if not len(neighbours):
+        return np.zeros(count), np.zeros(count)
+    sims = (vectors @ neighbours.T).astype(np.float64)
+    own = {t.lower(): i for i, t in enumerate(titles)}
+    for column, title in enumerate(neighbour_titles):
+        row = own.get(title.lower())
+        if row is not None:
+            sims[row, column] = -1.0
+    core = np.asarray(neighbour_labels) == 2
+
+    def best(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+        found: npt.NDArray[np.float64] = sims[:, mask].max(axis=1) if mask.any() else np.zeros(count)
+        return found
+
+    return best(core), best(~core)
+
+
 class Scorer:
     """Holds the exemplar embeddings of every topic of every seed, computed once, and each seed's model."""
 
@@ -120,17 +181,57 @@ class Scorer:
         encoder: Encoder,
         models: Mapping[str, RelevanceModel] | None = None,
         batch_size: int = 64,
+        background: Background | None = None,
     ) -> None:
         self.topic_sets = tuple(topic_sets)
         self.encoder = encoder
         self.batch_size = batch_size
+        self.background = background or load_background(encoder)
         self.models = {ts.seed: (models or {}).get(ts.seed) or prior_model(ts) for ts in self.topic_sets}
         self._vectors = {ts.seed: [self._topic_vectors(t) for t in ts.topics] for ts in self.topic_sets}
+        self._seed_vectors = {ts.seed: self._seed_evidence(ts) for ts in self.topic_sets}
 
     @property
     def seeds(self) -> list[str]:
         """The seed ids, in the order of ``topic_sets``."""
         return [ts.seed for ts in self.topic_sets]
+
+    def only(self, seed: str) -> Scorer:
+        """A scorer for one of these seeds alone (same encoder, background and model)."""
+        topic_set = self.topic_sets[self.seeds.index(seed)]
+        return Scorer([topic_set], self.encoder, {seed: self.models[seed]}, self.batch_size, self.background)
+
+    def _seed_evidence(self, ts: TopicSet) -> _SeedVectors:
+        exemplars = np.vstack([tv.exemplars for tv in self._vectors[ts.seed]])
+        model = self.models[ts.seed]
+        names = feature_names(ts)
+        missing = [f for f in model.features if f not in names]
+        if missing:
+            raise ValueError(f"the relevance model of {ts.seed!r} uses features these topics lack: {missing}")
+        offsets = self.background.offsets(exemplars)
+        ordinary = _soft_max(self.background.vectors @ exemplars.T - offsets)
+        closeness = (float(ordinary.mean()), max(float(ordinary.std()), 1e-9))
+        return _SeedVectors(
+            exemplars,
+            offsets,
+            closeness,
+            self.encoder.encode([t for t, _ in model.neighbours], self.batch_size),
+            tuple(t for t, _ in model.neighbours),
+            tuple(label for _, label in model.neighbours),
+            [names.index(f) for f in model.features],
+        )
+
+    def agnostic(self, seed: str, title: str, vector: Vectors) -> list[float]:
+        """The seed-agnostic features of a story (by its title): closeness to the seed above ordinary news and
+        how ordinary it is, both in background standard deviations, and its nearest labelled neighbours."""
+        sv = self._seed_vectors[seed]
+        raw = float(_soft_max((vector @ sv.exemplars.T - sv.offsets)[None, :])[0])
+        closeness = (raw - sv.closeness[0]) / sv.closeness[1]
+        ordinary = float(self.background.ordinary(vector[None, :])[0])
+        core, other = neighbour_evidence(
+            vector[None, :], [title], sv.neighbours, sv.neighbour_titles, sv.neighbour_labels
+        )
+        return [closeness, ordinary, float(core[0]), float(other[0])]
 
     def _topic_vectors(self, topic: Topic) -> _TopicVectors:
         exemplars = self.encoder.encode(topic.exemplars, self.batch_size)
@@ -170,14 +271,13 @@ class Scorer:
         readings = [self._read_topic(tv, sentences, vectors, text) for tv in self._vectors[ts.seed]]
         per_topic = [v for r in readings for v in r.values]
         best = [max(r.values[i] for r in readings) for i in range(3)]  # seed.similarity, centroid, keywords
-        values = np.asarray([per_topic + best], dtype=np.float64)
+        full = per_topic + best + self.agnostic(ts.seed, sentences[0], vectors[0])
+        values = np.asarray([full], dtype=np.float64)
         model = self.models[ts.seed]
-        relevance = float(model.probabilities(values)[0])
-        pushes = model.contributions(per_topic + best)
-        scored = tuple(
-            TopicScore(r.topic_id, r.name, r.score, round(pushes[r.topic_id], 4), r.threshold, r.evidence, r.values)
-            for r in readings
-        )
+        own = values[:, self._seed_vectors[ts.seed].columns]
+        relevance = float(model.probabilities(own)[0])
+        pushes = model.contributions(list(own[0]))
+        scored = tuple(replace(r, contribution=round(pushes.get(r.topic_id, 0.0), 4)) for r in readings)
         primary = max(scored, key=lambda t: (t.score, t.contribution))
         return SeedAssessment(ts, scored, round(relevance, 4), primary, tuple(values[0]))
 

@@ -36,18 +36,31 @@ __all__ = [
 ANSWERS = {"2": 2, "1": 1, "0": 0}
 
 
+def _uncertainty(story: ScoredStory) -> tuple[float, str]:
+    return abs(story.relevance - story.threshold), story.story_id
+
+
 def select_for_review(
     scored: Iterable[ScoredStory], near_misses: int = 50, sample: int = 25, rng_seed: int = 0
 ) -> list[tuple[str, ScoredStory]]:
-    """(why, story) pairs: every alert, the ``near_misses`` non-alerts closest to their threshold, then
-    ``sample`` of the remaining non-alerts drawn at random (fixed seed, so the same log gives the same file)."""
+    """(why, story) pairs: every alert, the ``near_misses`` non-alerts closest to their threshold, and ``sample``
+    of the remaining non-alerts drawn at random (fixed seed, so the same log gives the same file).
+
+    They come in the order that teaches the model most first, since an analyst may label only the top of the
+    file: the stories nearest their threshold on either side (where a label moves the boundary), with every
+    third one from the random sample (the honest estimate of what slips by unnoticed)."""
     rows = sorted(scored, key=lambda s: (s.threshold - s.relevance, s.story_id, s.seed))
     alerts = [("alert", s) for s in rows if s.alerted]
     others = [s for s in rows if not s.alerted]
     close = [("near miss", s) for s in others[:near_misses]]
     rest = others[near_misses:]
-    drawn = random.Random(rng_seed).sample(rest, min(sample, len(rest)))
-    return alerts + close + [("sample", s) for s in sorted(drawn, key=lambda s: s.threshold - s.relevance)]
+    drawn = [("sample", s) for s in random.Random(rng_seed).sample(rest, min(sample, len(rest)))]
+    informative = sorted(alerts + close, key=lambda pair: _uncertainty(pair[1]))
+    ordered: list[tuple[str, ScoredStory]] = []
+    while informative or drawn:
+        ordered += informative[:2] + drawn[:1]
+        informative, drawn = informative[2:], drawn[1:]
+    return ordered
 
 
 def _line(why: str, story: ScoredStory) -> dict[str, Any]:

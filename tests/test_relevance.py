@@ -58,17 +58,27 @@ def test_feature_names_cover_each_topic_and_the_seed() -> None:
         "seed.similarity",
         "seed.centroid",
         "seed.keywords",
+        "seed.closeness",
+        "seed.ordinary",
+        "labels.core",
+        "labels.other",
     ]
 
 
-def test_the_prior_rises_with_similarity_and_keywords_and_falls_with_exclusions() -> None:
+def test_the_prior_is_the_learned_transfer_model_rising_with_closeness_falling_when_ordinary_or_excluded() -> None:
+    """The prior a new seed starts from: the transfer model's learned weights over the seed-agnostic features
+    (models/data/transfer.json), plus a fixed push down for the topics a person gave exclusions."""
     model = prior_model(TOPICS)
-    base = np.asarray([[0.3, 0.25, 0, 0.3, 0.25, 0, 0.3, 0.55, 0.4, 0]], dtype=np.float64)
-    assert model.probabilities(base)[0] == pytest.approx(0.5)
-    for column, direction in ((7, +1), (9, +1), (6, -1)):
+    transfer = json.loads(relevance.TRANSFER_FILE.read_text())
+    assert model.features == ("seed.closeness", "seed.ordinary", "telecom.exclusion")
+    assert list(model.weights[:2]) == transfer["weights"] and 0.0 < transfer["threshold"] < 1.0
+    assert set(transfer["leave_one_seed_out"]) == {"huawei-korea-chips", "memory-chip-supercycle"}
+    base = np.asarray([[0.0, 0.0, 0.0]], dtype=np.float64)
+    start = model.probabilities(base)[0]
+    for column, direction in ((0, +1), (1, -1), (2, -1)):
         moved = base.copy()
-        moved[0, column] += 0.2
-        assert np.sign(model.probabilities(moved)[0] - 0.5) == direction
+        moved[0, column] += 1.0
+        assert np.sign(model.probabilities(moved)[0] - start) == direction
 
 
 def test_a_trained_model_round_trips_through_its_json_file(tmp_path: Path) -> None:
@@ -110,7 +120,7 @@ def test_a_model_for_other_topics_is_an_error_and_for_edited_topics_a_warning(tm
 def test_no_file_means_the_prior_and_one_class_cannot_train(tmp_path: Path) -> None:
     assert load_model(tmp_path / "none.model.json", TOPICS) == (prior_model(TOPICS), [])
     with pytest.raises(ConfigError, match="both"):
-        train(TOPICS, np.zeros((5, 10)), [0, 0, 1, 0, 1])
+        train(TOPICS, np.zeros((5, len(feature_names(TOPICS)))), [0, 0, 1, 0, 1])
 
 
 def test_cross_validation_never_scores_a_row_with_a_model_that_saw_it(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -119,14 +129,14 @@ def test_cross_validation_never_scores_a_row_with_a_model_that_saw_it(monkeypatc
     values = rng.normal(size=(120, len(feature_names(TOPICS))))
     labels = [2 if i % 3 == 0 else 0 for i in range(120)]
     fits: list[tuple[set[bytes], tuple[np.ndarray, np.ndarray, np.ndarray, float]]] = []
-    real_fit = relevance._fit
+    real_fit = relevance.fit_weights
 
     def recording_fit(*args: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         fitted = real_fit(*args)
         fits.append(({row.tobytes() for row in args[0]}, fitted))
         return fitted
 
-    monkeypatch.setattr(relevance, "_fit", recording_fit)
+    monkeypatch.setattr(relevance, "fit_weights", recording_fit)
     held_out = cross_validated(values, labels, feature_names(TOPICS), c=1000.0)
     assert len(fits) == 5
     for row, probability in zip(values, held_out, strict=True):

@@ -32,8 +32,13 @@ def test_a_review_holds_every_alert_the_nearest_misses_and_a_random_sample_of_th
     rows[80] = replace(rows[80], relevance=0.88, threshold=0.99)  # relevant, yet far below its own threshold
     selected = select_for_review(rows, near_misses=5, sample=10)
     whys = [why for why, _ in selected]
-    assert whys == ["alert"] * 10 + ["near miss"] * 5 + ["sample"] * 10
-    assert [s.story_id for why, s in selected if why == "near miss"] == [f"id-{i}" for i in range(89, 84, -1)]
+    assert sorted(whys) == ["alert"] * 10 + ["near miss"] * 5 + ["sample"] * 10
+    assert whys[2::3] == ["sample"] * 8  # every third from the random sample, the rest nearest their threshold
+    nearest = [s for why, s in selected if why != "sample"]
+    assert [s.story_id for s in nearest[:3]] == ["id-85", "id-86", "id-87"]  # threshold 0.7: closest first
+    gaps = [abs(s.relevance - s.threshold) for s in nearest]
+    assert gaps == sorted(gaps)
+    assert {s.story_id for why, s in selected if why == "near miss"} == {f"id-{i}" for i in range(89, 84, -1)}
     assert "id-80" not in [s.story_id for why, s in selected if why == "near miss"]
     sampled = [s for why, s in selected if why == "sample"]
     assert all(s.relevance < 0.85 for s in sampled) and len({s.story_id for s in sampled}) == 10
@@ -147,3 +152,10 @@ def test_review_export_and_label_on_the_command_line(tmp_path: Path) -> None:
     ended = runner.invoke(app, ["review", "label", str(out)], input="1\n")  # input ends: what was answered stays
     assert ended.exit_code == 0 and "saved" in ended.output
     assert [r["label"] for r in read_review_file(out)][:3] == [2, 0, 1]
+    first = {r["story_id"] for r in read_review_file(out)}
+    second_file = tmp_path / "review-2.jsonl"
+    second = runner.invoke(app, ["review", "export", str(second_file), "--config", str(config)])
+    assert second.exit_code == 0, second.output
+    assert {r["story_id"] for r in read_review_file(second_file)} == {f"id-{i}" for i in range(10)} - first
+    third = runner.invoke(app, ["review", "export", str(tmp_path / "review-3.jsonl"), "--config", str(config)])
+    assert isinstance(third.exception, NewsmonError) and "already" in str(third.exception)  # never asked twice

@@ -23,7 +23,13 @@ if TYPE_CHECKING:
 __all__ = ["calibrate", "evaluate", "train"]
 
 
-SeedOption = Annotated[str | None, typer.Option("--seed", help="The seed the labels are about (if several).")]
+SeedOption = Annotated[
+    str | None, typer.Option("--seed", help="The seed the labels are about (if several): only it is scored.")
+]
+SeedsOption = Annotated[
+    Path | None,
+    typer.Option("--seeds", file_okay=False, exists=True, help="Seeds folder to use instead of the configured one."),
+]
 
 
 LabelledFile = Annotated[
@@ -35,8 +41,8 @@ BackendOption = Annotated[
 ]
 
 
-def _labelled_run(file: Path, settings: Settings) -> tuple[LabelledRun, Scorer]:
-    """Every labelled headline through the production scorer, with a progress bar."""
+def _labelled_run(file: Path, settings: Settings, seed: str | None = None) -> tuple[LabelledRun, Scorer]:
+    """Every labelled headline through the production scorer (only ``seed``'s, if named), with a progress bar."""
     from models.assessment import file_sha256, run_labelled
     from newsmon.pipeline import build_scorer
     from newsmon.review import read_labelled
@@ -46,6 +52,8 @@ def _labelled_run(file: Path, settings: Settings) -> tuple[LabelledRun, Scorer]:
         err.print(f"{file}: {unlabelled} line(s) still unlabelled, left out ('newsmon review label {file}')")
     with err.status(f"loading the model ({settings.model_backend})…"):
         scorer = build_scorer(settings)
+    if seed is not None:
+        scorer = scorer.only(scorer.seeds[_one_seed(scorer, seed)])
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("scoring", total=len(headlines))
         run = run_labelled(scorer, headlines, file_sha256(file), lambda n: progress.advance(task, n))
@@ -56,11 +64,17 @@ def _with_backend(settings: Settings, backend: str | None) -> Settings:
     return settings.model_copy(update={"model_backend": backend}) if backend else settings
 
 
+def _with_seeds(settings: Settings, seeds: Path | None) -> Settings:
+    return settings.model_copy(update={"seeds_dir": seeds}) if seeds else settings
+
+
 def evaluate(
     file: LabelledFile,
     config: ConfigOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object with the figures.")] = False,
     backend: BackendOption = None,
+    seed: SeedOption = None,
+    seeds: SeedsOption = None,
     min_precision: Annotated[
         float, typer.Option(min=0, max=1, help="Precision the suggested margin must keep (lenient).")
     ] = 0.85,
@@ -70,8 +84,8 @@ def evaluate(
     seed's model learned from this same file, its figures are 5-fold cross-validated, and the report says so."""
     from models.assessment import evaluation_report
 
-    settings = _with_backend(settings_of(config), backend)
-    run, scorer = _labelled_run(file, settings)
+    settings = _with_seeds(_with_backend(settings_of(config), backend), seeds)
+    run, scorer = _labelled_run(file, settings, seed)
     report = evaluation_report(run, scorer, min_precision)
     if as_json:
         sys.stdout.write(json.dumps(report) + "\n")
@@ -128,25 +142,34 @@ def train(
     file: LabelledFile,
     config: ConfigOption = None,
     seed: SeedOption = None,
+    seeds: SeedsOption = None,
     c: Annotated[
-        float, typer.Option("--c", min=0.001, help="Inverse regularisation strength (smaller: simpler model).")
-    ] = 0.1,
+        float | None,
+        typer.Option(
+            "--c",
+            min=0.001,
+            help="Inverse regularisation strength (smaller: simpler model); default: each model family's own.",
+        ),
+    ] = None,
 ) -> None:
     """Learn a seed's relevance model from an analyst's labels (e.g. feedback on past alerts) and write it to
     seeds/<seed>.model.json; prints its 5-fold cross-validated figures first."""
     from models.assessment import train_relevance
     from models.relevance import model_path, save_model
 
-    settings = settings_of(config)
-    run, scorer = _labelled_run(file, settings)
+    settings = _with_seeds(settings_of(config), seeds)
+    run, scorer = _labelled_run(file, settings, seed)
     index = _one_seed(scorer, seed)
     model, figures = train_relevance(run, scorer, index, file, c)
     target = model_path(settings.seeds_dir, scorer.topic_sets[index].seed)
     save_model(model, target)
+    family = model.training.family if model.training else "?"
+
     console.print(
         f"wrote {target}: {len(model.features)} features from {len(run.labels)} labels; 5-fold cross-validated "
         f"average precision {figures['average_precision']:.3f}, recall at precision 0.85 "
-        f"{figures['recall_at_precision_0.85']:.3f}. Next: 'newsmon calibrate {file}' to set thresholds."
+        f"{figures['recall_at_precision_0.85']:.3f} ({family} model). "
+        f"Next: 'newsmon calibrate {file}' to set thresholds."
     )
 
 
@@ -154,6 +177,7 @@ def calibrate(
     file: LabelledFile,
     config: ConfigOption = None,
     seed: SeedOption = None,
+    seeds: SeedsOption = None,
     precision: Annotated[float, typer.Option(min=0.01, max=1, help="Target lenient precision per topic.")] = 0.85,
     min_support: Annotated[
         int, typer.Option(min=1, help="Headlines a topic must decide to get its own threshold.")
@@ -168,8 +192,8 @@ def calibrate(
     from models.assessment import propose_thresholds
     from models.topics import topics_path, write_thresholds
 
-    settings = settings_of(config)
-    run, scorer = _labelled_run(file, settings)
+    settings = _with_seeds(settings_of(config), seeds)
+    run, scorer = _labelled_run(file, settings, seed)
     index = _one_seed(scorer, seed)
     topic_set = scorer.topic_sets[index]
     current = {t.id: t.threshold for t in topic_set.topics}

@@ -29,7 +29,8 @@ def export(
     force: Annotated[bool, typer.Option("--force", help="Overwrite FILE (it may hold labels).")] = False,
 ) -> None:
     """Write recently scored stories to FILE for labelling: every alert, the near misses, and a random sample of
-    the rest (labels on alerts alone never show what the monitor missed)."""
+    the rest (labels on alerts alone never show what the monitor missed), those nearest their threshold first.
+    A story already exported is never exported again."""
     from datetime import UTC, datetime, timedelta
 
     from newsmon.review import select_for_review, write_review_file
@@ -40,11 +41,16 @@ def export(
         raise NewsmonError(f"{file} exists and may hold labels: choose another name, or pass --force")
     if not settings.state_db.exists():
         raise NewsmonError(f"nothing scored yet ({settings.state_db} does not exist): run 'newsmon run' first")
-    scored = open_store(settings).scored(datetime.now(UTC) - timedelta(days=days), seed)
+    store = open_store(settings)
+    scored = store.scored(datetime.now(UTC) - timedelta(days=days), seed, unexported=True)
     if not scored:
-        raise NewsmonError(f"no story was scored in the last {days:g} day(s){f' for seed {seed!r}' if seed else ''}")
+        raise NewsmonError(
+            f"no story scored in the last {days:g} day(s){f' for seed {seed!r}' if seed else ''} "
+            "that an earlier export did not already hold"
+        )
     selected = select_for_review(scored, near_misses, sample)
     write_review_file(file, selected)
+    store.mark_exported((story.story_id, story.seed) for _, story in selected)
     kinds = {why: sum(1 for w, _ in selected if w == why) for why in ("alert", "near miss", "sample")}
     console.print(
         f"wrote {len(selected)} stories to {file}: {kinds['alert']} alert(s), {kinds['near miss']} near miss(es), "

@@ -90,6 +90,9 @@ MIGRATIONS = (
     " ALTER TABLE recent_by_seed RENAME TO recent_matches;"
     " CREATE INDEX recent_matches_published ON recent_matches (seed, published);"
     " CREATE INDEX recent_matches_recorded ON recent_matches (recorded);",
+    # 5: the (story, seed) pairs 'newsmon review export' has written, so no story is asked about twice.
+    "CREATE TABLE exported (story_id TEXT NOT NULL, seed TEXT NOT NULL, exported REAL NOT NULL,"
+    " PRIMARY KEY (story_id, seed));",
 )
 
 

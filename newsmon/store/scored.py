@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from newsmon.store.rows import ScoredStory
 
-__all__ = ["SUMMARY_CHARS", "forget", "log", "since"]
+__all__ = ["SUMMARY_CHARS", "forget", "log", "mark_exported", "since"]
 
 SUMMARY_CHARS = 1000  # enough to judge a story by; the log stays small
 
@@ -38,12 +38,17 @@ def log(conn: sqlite3.Connection, scored: Iterable[ScoredStory], now: float) -> 
     )
 
 
-def since(conn: sqlite3.Connection, moment: datetime, seed: str | None = None) -> list[ScoredStory]:
-    """Stories scored at or after ``moment``, for one seed or all, most relevant first."""
+def since(
+    conn: sqlite3.Connection, moment: datetime, seed: str | None = None, unexported: bool = False
+) -> list[ScoredStory]:
+    """Stories scored at or after ``moment``, for one seed or all (only those never exported for review, with
+    ``unexported``), most relevant first."""
     rows = conn.execute(
         "SELECT story_id, seed, title, summary, url, feed_id, published, relevance, threshold, topic, alerted"
-        " FROM scored WHERE recorded >= ? AND (? IS NULL OR seed = ?) ORDER BY relevance DESC, story_id",
-        (moment.timestamp(), seed, seed),
+        " FROM scored s WHERE recorded >= ? AND (? IS NULL OR seed = ?) AND (? = 0 OR NOT EXISTS"
+        " (SELECT 1 FROM exported e WHERE e.story_id = s.story_id AND e.seed = s.seed))"
+        " ORDER BY relevance DESC, story_id",
+        (moment.timestamp(), seed, seed, int(unexported)),
     ).fetchall()
     return [
         ScoredStory(
@@ -65,3 +70,8 @@ def since(conn: sqlite3.Connection, moment: datetime, seed: str | None = None) -
 
 def forget(conn: sqlite3.Connection, before: datetime) -> None:
     conn.execute("DELETE FROM scored WHERE recorded < ?", (before.timestamp(),))
+
+
+def mark_exported(conn: sqlite3.Connection, pairs: Iterable[tuple[str, str]], now: float) -> None:
+    """Remember that these (story, seed) pairs went into a review file."""
+    conn.executemany("INSERT OR IGNORE INTO exported VALUES (?, ?, ?)", ((story, seed, now) for story, seed in pairs))

@@ -131,6 +131,10 @@ class SQLiteStore:
             return outbox.counts(conn)
 
     # -- scored log --------------------------------------------------------------------------------------------
-    def scored(self, since: datetime, seed: str | None = None) -> list[ScoredStory]:
+    def scored(self, since: datetime, seed: str | None = None, unexported: bool = False) -> list[ScoredStory]:
         with transaction(self.path) as conn:
-            return scored.since(conn, since, seed)
+            return scored.since(conn, since, seed, unexported)
+
+    def mark_exported(self, pairs: Iterable[tuple[str, str]]) -> None:
+        with transaction(self.path) as conn:
+            scored.mark_exported(conn, pairs, time.time())
