@@ -19,7 +19,8 @@ $(STAMP): pyproject.toml uv.lock
 
 setup: $(STAMP)  ## create .venv with the locked dependencies
 
-run: setup  ## one monitoring cycle on the bundled recorded feeds, then the alerts through the consumer
+run: setup  ## topics for any new seed article, one monitoring cycle on the bundled recorded feeds, then the alerts
+	$(BIN)/newsmon seeds build
 	$(BIN)/newsmon run --once --demo
 	$(BIN)/newsmon tail --group newsmon-make-run --from-beginning --idle-timeout 5
 

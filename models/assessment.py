@@ -23,6 +23,7 @@ from models.evaluation import LabelledHeadline, average_precision, metrics, sugg
 from models.relevance import FAMILIES, RelevanceModel, cross_validated, family_features, feature_names
 from models.relevance import train as fit
 from models.scoring import Scorer, SeedAssessment, neighbour_evidence
+from newsmon.errors import ConfigError
 from newsmon.story import Story, split_publisher
 
 __all__ = [
@@ -90,7 +91,10 @@ def _seed_run(assessments: list[SeedAssessment], model: RelevanceModel, labels: 
     if own_file and model.training is not None:
         names = feature_names(assessments[0].topic_set)
         own = values[:, [names.index(f) for f in model.features]]
-        relevance = [round(float(p), 4) for p in cross_validated(own, labels, model.features, c=model.training.c)]
+        folds = min(5, labels.count(2), len(labels) - labels.count(2))
+        centred = model.training.family == "neighbours"
+        held_out = cross_validated(own, labels, model.features, c=model.training.c, folds=folds, centred=centred)
+        relevance = [round(float(p), 4) for p in held_out]
     return SeedRun(
         seed=assessments[0].topic_set.seed,
         model=model,
@@ -242,6 +246,9 @@ def evaluation_report(run: LabelledRun, scorer: Scorer, min_precision: float) ->
     }
 
 
+MIN_PER_CLASS = 2  # the transfer model is the starting point: two core stories already adjust it
+
+
 def train_relevance(
     run: LabelledRun, scorer: Scorer, index: int, file: Path, c: float | None = None
 ) -> tuple[RelevanceModel, dict[str, float]]:
@@ -249,9 +256,18 @@ def train_relevance(
 
     The labelled headlines become the model's neighbours: each headline's ``labels.*`` features are recomputed
     against the others (never itself). Both model families are cross-validated (5-fold) and the one with the
-    better average precision is fitted on every label (``c`` fixes the regularisation of both). Returns the
-    model (its training info and figures recorded in it) and the chosen family's cross-validated figures."""
+    better average precision is fitted on every label (the topics family only once there are as many core
+    labels as it has features: with 2 core stories, 25 weights fit noise); ``c`` fixes the regularisation of
+    both. Returns the model (its training info and figures recorded in it) and the chosen family's
+    cross-validated figures."""
     seed_run, topic_set = run.seeds[index], scorer.topic_sets[index]
+    cores = run.labels.count(2)
+    if min(cores, len(run.labels) - cores) < MIN_PER_CLASS:
+        raise ConfigError(
+            f"training needs at least {MIN_PER_CLASS} core (2) and {MIN_PER_CLASS} other (0 or 1) labels; "
+            f"these have {cores} and {len(run.labels) - cores}: label more ('newsmon review export')"
+        )
+    folds = min(5, cores, len(run.labels) - cores)  # as many folds as the rarer class allows
     names = feature_names(topic_set)
     values = seed_run.values.copy()
     vectors = scorer.encoder.encode(run.titles, scorer.batch_size)
@@ -260,8 +276,15 @@ def train_relevance(
     tried: dict[str, dict[str, float]] = {}
     for family, default_c in FAMILIES.items():
         features = family_features(topic_set, family)
+        if family != "neighbours" and len(features) > cores:
+            continue  # a weight per topic feature needs at least as many core stories to learn from
         columns = [names.index(n) for n in features]
-        probabilities = [float(p) for p in cross_validated(values[:, columns], run.labels, features, c=c or default_c)]
+        probabilities = [
+            float(p)
+            for p in cross_validated(
+                values[:, columns], run.labels, features, c or default_c, folds, centred=family == "neighbours"
+            )
+        ]
         cv = dataclasses.replace(seed_run, relevance=probabilities)
         tried[family] = {
             "average_precision": round(average_precision_of(cv, run.labels), 4),

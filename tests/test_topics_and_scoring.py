@@ -161,3 +161,54 @@ def test_seeds_build_derives_named_topics_from_the_article() -> None:
     exemplars = [e for t in topic_set.topics for e in t.exemplars]
     assert len(exemplars) == len(set(exemplars)) and all(e in article for e in exemplars)
     assert all(t.name and t.keywords for t in topic_set.topics)
+
+
+MEMORY_ARTICLE = PROJECT_ROOT / "tests" / "fixtures" / "headlines" / "memory-supercycle" / "memory-chip-supercycle.txt"
+
+
+def test_generated_topics_name_specific_phrases_whole_never_chatter() -> None:
+    """Key phrases a reviewer would keep: names whole ("SK Hynix", never "SK" or "hynix" alone), acronyms,
+    and no reporting or hedging words, however rarely headlines use them."""
+    from models.seeding import _VAGUE
+
+    topic_set = build_topic_set("memory", MEMORY_ARTICLE.read_text(), load_encoder("torch"), max_topics=6)
+    keywords = [k for t in topic_set.topics for k in t.keywords]
+    assert "SK Hynix" in keywords and "HBM" in keywords
+    assert not {"SK", "hynix", "Hynix"} & set(keywords)
+    assert not {w.lower() for k in keywords for w in k.split()} & _VAGUE
+    assert all(t.threshold == topic_set.topics[0].threshold for t in topic_set.topics)
+
+
+def test_a_story_is_never_its_own_labelled_neighbour() -> None:
+    from models.scoring import neighbour_evidence
+
+    vectors = load_encoder("torch").encode(["SK Hynix sells out HBM", "Samsung wins Nvidia HBM deal", "Rain in Oslo"])
+    titles = ["SK Hynix sells out HBM", "Samsung wins Nvidia HBM deal", "Rain in Oslo"]
+    core, other = neighbour_evidence(vectors, titles, vectors, [t.upper() for t in titles], [2, 2, 0])
+    assert all(c < 0.99 for c in core) and other[2] < 0.99  # the identical headline (any case) is left out
+    assert core[0] == pytest.approx(float(vectors[0] @ vectors[1]), abs=1e-5)
+    assert other[0] == pytest.approx(float(vectors[0] @ vectors[2]), abs=1e-5)
+
+
+def test_a_second_seed_dropped_in_matches_its_own_stories_beside_the_first(tmp_path: Path) -> None:
+    """What a user does: drop a second article into seeds/, run 'seeds build', and both seeds alert, each on its
+    own news (the memory seed with the transfer model, Huawei with its trained one)."""
+    import shutil
+
+    from models.seeding import build_seeds
+
+    for name in ("huawei-korea-chips.txt", "huawei-korea-chips.topics.yaml", "huawei-korea-chips.model.json"):
+        shutil.copy(SEEDS / name, tmp_path / name)
+    shutil.copy(MEMORY_ARTICLE, tmp_path / MEMORY_ARTICLE.name)
+    encoder = load_encoder("torch")
+    built = {b.article.stem: b.topics for b in build_seeds(tmp_path, lambda: encoder)}
+    assert built == {"huawei-korea-chips": None, "memory-chip-supercycle": 6}  # the reviewed file is kept
+    topic_sets = load_seed_topics(tmp_path)
+    scorer = Scorer(topic_sets, encoder, load_seed_models(tmp_path, topic_sets)[0])
+    stories = [
+        _story("SK Hynix sells out its 2027 HBM supply as memory chip prices soar"),
+        _story("US adds Huawei chip affiliates to the entity list in new export curbs"),
+        _story("Premier League: Arsenal beat Chelsea 2-0"),
+    ]
+    matched = [{a.topic_set.seed for a in row if a.matched} for row in scorer.assess(stories)]
+    assert matched == [{"memory-chip-supercycle"}, {"huawei-korea-chips"}, set()]
