@@ -21,14 +21,14 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from models.assessment import run_labelled
 from models.encoder import Encoder, load_encoder
 from models.evaluation import average_precision, metrics
-from models.relevance import TRANSFER_FILE, RelevanceModel, feature_signs, fit_weights
+from models.relevance import TRANSFER_FILE, RelevanceModel, feature_names, feature_signs, fit_weights
 from models.scoring import Scorer
 from models.seeding import build_topic_set
 from newsmon.config import load_settings
 from newsmon.review import load_labelled
-from newsmon.story import split_publisher
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADLINES = ROOT / "tests" / "fixtures" / "headlines"
@@ -51,17 +51,15 @@ class SeedData:
 
 
 def seed_data(seed: str, encoder: Encoder) -> SeedData:
-    """The transfer features of a seed's labelled headlines, its topics generated from the article alone."""
+    """The transfer features of a seed's labelled headlines as the production scorer computes them (the same
+    batches: int8 quantisation depends on them), its topics generated from the article alone."""
     article, labelled = SEEDS[seed]
     topic_set = build_topic_set(seed, article.read_text(encoding="utf-8"), encoder, threshold=0.5)
     placeholder = RelevanceModel(seed, "", FEATURES, (0.0, 0.0), (1.0, 1.0), (1.0, -1.0), 0.0)
-    scorer = Scorer([topic_set], encoder, {seed: placeholder})
     headlines = load_labelled(labelled)
-    titles = [split_publisher(h.title)[0] for h in headlines]
-    vectors = encoder.encode(titles)
-    pairs = zip(titles, vectors, strict=True)
-    rows = [scorer.agnostic(seed, title, vector)[: len(FEATURES)] for title, vector in pairs]
-    return SeedData(np.asarray(rows, dtype=np.float64), [h.label for h in headlines])
+    run = run_labelled(Scorer([topic_set], encoder, {seed: placeholder}), headlines, sha256="")
+    columns = [feature_names(topic_set).index(f) for f in FEATURES]
+    return SeedData(run.seeds[0].values[:, columns], run.labels)
 
 
 def fit(data: list[SeedData]) -> tuple[Matrix, Matrix, Matrix, float]:

@@ -62,7 +62,7 @@ def list_seeds(config: ConfigOption = None) -> None:
         console.print(
             f"{seed}: relevance model learned from {trained.file} ({trained.n} labels, {trained.core} core)"
             if trained
-            else f"{seed}: prior relevance model (no labels yet: 'newsmon train FILE.jsonl' learns one)"
+            else f"{seed}: the transfer model (no labels yet: 'newsmon train FILE.jsonl' learns one of its own)"
         )
     for warning in warnings:
         err.print(f"[yellow]{warning}[/]")

@@ -82,7 +82,9 @@ def test_feeds_to_kafka_to_consumer_exactly_once_per_story(kafka_broker: LocalKa
         )
         lines = [json.loads(line) for line in review.read_text().splitlines()]
         whys = [line["why"] for line in lines]
-        assert whys == ["alert"] * first["matches"] + ["near miss"] * 5 + ["sample"] * 3
+        assert sorted(whys) == ["alert"] * first["matches"] + ["near miss"] * 5 + ["sample"] * 3
+        gaps = [abs(line["relevance"] - line["threshold"]) for line in lines if line["why"] != "sample"]
+        assert gaps == sorted(gaps)  # nearest the threshold first: what teaches the model most
         assert set(keys) <= {line["story_id"] for line in lines if line["why"] == "alert"}
         assert all(line["label"] is None and line["title"] and line["url"] for line in lines)
 
