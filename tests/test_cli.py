@@ -91,6 +91,20 @@ def test_bad_config_is_a_readable_error_with_exit_code_1(tmp_path) -> None:  # t
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["eval", "/nonexistent/labels.jsonl"], "path '/nonexistent/labels.jsonl' does not exist"),
+        (["eval", "README.md", "--seeds", "/nonexistent"], "dir '/nonexistent' does not exist"),
+        (["run", "--bogus"], "No such option: --bogus"),
+    ],
+)
+def test_a_usage_error_is_clicks_message_with_exit_code_2_never_a_traceback(args: list[str], message: str) -> None:
+    result = _newsmon(*args)
+    assert result.returncode == 2
+    assert message in " ".join(result.stderr.split()) and "Traceback" not in result.stderr
+
+
 def test_fetch_prints_a_feeds_stories_through_the_guarded_production_path(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import json
     import os
