@@ -22,6 +22,8 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from train_transfer import SEEDS  # the labelled seeds (this script's folder is on the path)
+
 from models.assessment import MIN_PER_CLASS, file_sha256, propose_thresholds, run_labelled, train_relevance
 from models.encoder import Encoder, load_encoder
 from models.evaluation import LabelledHeadline, average_precision, metrics
@@ -33,15 +35,6 @@ from newsmon.config import load_settings
 from newsmon.review import load_labelled, select_for_review
 from newsmon.store.rows import ScoredStory
 
-ROOT = Path(__file__).resolve().parent.parent
-HEADLINES = ROOT / "tests" / "fixtures" / "headlines"
-SEEDS = {  # seed -> (article, labelled headlines)
-    "huawei-korea-chips": (ROOT / "seeds" / "huawei-korea-chips.txt", HEADLINES / "dev-labelled.jsonl"),
-    "memory-chip-supercycle": (
-        HEADLINES / "memory-supercycle" / "memory-chip-supercycle.txt",
-        HEADLINES / "memory-supercycle" / "labelled.jsonl",
-    ),
-}
 STEPS = (0, 25, 50, 100, 200)
 NOW = datetime(2026, 5, 1, tzinfo=UTC)
 
