@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     feeds: tuple[FeedConfig, ...] = ()
     feeds_file: Path | None = None  # a YAML list of feeds (newsmon feeds import writes it); relative to --config
 
+    # State: empty keeps it in <data_dir>/state.sqlite3 (one machine); postgresql://user:pass@host/db shares it
+    # between any number of workers
+    state_url: str = ""
+    worker_name: str = ""  # how this worker signs its leases; default <host>:<pid>
+    lease_seconds: float = Field(default=300.0, gt=0)  # a dead worker's feeds and stories are free again after it
+
     # Kafka: when kafka_bootstrap is empty, a local Apache Kafka is started on demand.
     kafka_bootstrap: str = ""
     kafka_local_port: int = Field(default=9092, ge=1024, le=65533)
@@ -124,6 +130,16 @@ class Settings(BaseSettings):
         NetworkPolicy.from_cidrs(value)
         return tuple(v.strip() for v in value)
 
+    @field_validator("state_url")
+    @classmethod
+    def _state_url_scheme(cls, value: str) -> str:
+        if value and not value.startswith(("postgresql://", "postgres://", "sqlite:///")):
+            raise ValueError(
+                "state_url must start with postgresql:// (e.g. postgresql://newsmon:secret@db:5432/newsmon) or "
+                "sqlite:/// (a file path); leave it empty for <data_dir>/state.sqlite3"
+            )
+        return value
+
     @model_validator(mode="after")
     def _replicas_fit(self) -> Settings:
         if self.topic_min_insync_replicas > self.topic_replication:
@@ -152,7 +168,15 @@ class Settings(BaseSettings):
 
     @property
     def state_db(self) -> Path:
+        """The SQLite file of the state, unless ``state_url`` names a PostgreSQL database."""
+        if self.state_url.startswith("sqlite:///"):
+            return Path(self.state_url.removeprefix("sqlite:///"))
         return self.data_dir / "state.sqlite3"
+
+    @property
+    def shared_state(self) -> bool:
+        """Whether the state lives in PostgreSQL, shared by several workers."""
+        return self.state_url.startswith(("postgresql://", "postgres://"))
 
     @property
     def prefect_home(self) -> Path:

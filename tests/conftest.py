@@ -20,6 +20,7 @@ import pytest
 
 from newsmon.config import Settings, load_settings
 from newsmon.dev.local_kafka import LocalKafka
+from newsmon.dev.local_postgres import LocalPostgres
 from newsmon.netguard import NetworkPolicy
 
 
@@ -104,6 +105,29 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafk
         yield broker
     finally:  # also when start-up failed half-way
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[LocalPostgres]:
+    """A real PostgreSQL server on 127.0.0.1 (Debian's package; ``.ci/run`` installs it), one for the session:
+    each test that needs one takes a fresh database of its own (``state_url``)."""
+    root = Path(tempfile.mkdtemp(prefix="newsmon-tests-pg-"))  # not under pytest's root-only temp dir
+    server = LocalPostgres(root, port=free_port())
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+_DATABASES = iter(range(1, 1_000_000))
+
+
+@pytest.fixture
+def state_url(postgres_server: LocalPostgres) -> str:
+    """The URL of a fresh, empty PostgreSQL database on the session's server."""
+    return postgres_server.create_database(f"test_{os.getpid()}_{next(_DATABASES)}")
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,25 @@
-"""The state store: the intake and the scoring transactions, pending and kept stories, alerts keyed by (story,
-seed), the outbox lifecycle, feed rows kept exactly, retention, and migrating an old database."""
+"""The state store, on both backends (SQLite, and a real PostgreSQL server the session starts): the intake and
+the scoring transactions, pending and kept stories, alerts keyed by (story, seed), the outbox lifecycle, feed
+rows kept exactly, retention, migrations, and concurrent writers decided by unique keys."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from newsmon.config import FeedConfig
+from newsmon.errors import ConfigError
 from newsmon.fetch import FetchRequest, FetchResult
 from newsmon.messages import OutboxMessage
 from newsmon.polling import after_fetch, due_requests
-from newsmon.store import Alert, FeedRow, Keep, ScoringRecord, SQLiteStore
+from newsmon.store import Alert, FeedRow, Keep, PostgresStore, ScoringRecord, SQLiteStore, StateStore
+from newsmon.store import postgres as pg_schema
+from newsmon.store import sqlite as sqlite_schema
 from newsmon.story import Story
 
 
@@ -36,10 +41,29 @@ def _ok(feed: FeedConfig, etag: str) -> FeedRow:
 
 
 FEED = FeedConfig(url="http://127.0.0.1:1/a.xml", name="a", interval_seconds=60)
+Opener = Callable[[], StateStore]
 
 
-def test_the_intake_keeps_new_stories_pending_with_their_feeds_validators(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "s.db")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def reopen(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
+    """Opens the one store of this test (again and again, as a restarted process would) on either backend."""
+    opened: list[StateStore] = []
+
+    def open_sqlite() -> StateStore:
+        return SQLiteStore(tmp_path / "s.db")
+
+    def open_postgres() -> StateStore:
+        opened.append(PostgresStore(url))
+        return opened[-1]
+
+    url = request.getfixturevalue("state_url") if request.param == "postgresql" else ""
+    yield open_postgres if url else open_sqlite
+    for store in opened:
+        store.close()
+
+
+def test_the_intake_keeps_new_stories_pending_with_their_feeds_validators(reopen: Opener) -> None:
+    store = reopen()
     assert store.record_intake([_ok(FEED, '"v1"')], [_story(1), _story(2), _story(1, feed="other")]) == 2
     assert [(s.id, s.feed_id) for s in store.pending_stories()] == [(f"{1:032x}", "f"), (f"{2:032x}", "f")]
     assert store.pending_stories()[0] == _story(1)  # kept whole: a later cycle scores exactly this story
@@ -50,8 +74,8 @@ def test_the_intake_keeps_new_stories_pending_with_their_feeds_validators(tmp_pa
     assert store.record_intake([], [_story(2)]) == 0  # seen: never pending again
 
 
-def test_a_failed_intake_advances_no_validator(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "s.db")
+def test_a_failed_intake_advances_no_validator(reopen: Opener) -> None:
+    store = reopen()
 
     def stories() -> Iterator[Story]:
         yield _story(1)
@@ -63,8 +87,8 @@ def test_a_failed_intake_advances_no_validator(tmp_path: Path) -> None:
     assert store.pending_stories() == []
 
 
-def test_a_failed_scoring_leaves_its_stories_pending_and_queues_nothing(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "s.db")
+def test_a_failed_scoring_leaves_its_stories_pending_and_queues_nothing(reopen: Opener) -> None:
+    store = reopen()
     store.record_intake([], [_story(1), _story(2)])
 
     def seen() -> Iterator[tuple[str, str]]:
@@ -78,8 +102,8 @@ def test_a_failed_scoring_leaves_its_stories_pending_and_queues_nothing(tmp_path
     assert store.unseen([f"{1:032x}"]) == {f"{1:032x}"}
 
 
-def test_a_story_alerts_once_per_seed_whatever_records_it_again(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "s.db")
+def test_a_story_alerts_once_per_seed_whatever_records_it_again(reopen: Opener) -> None:
+    store = reopen()
     lead = Alert(f"{1:032x}", "seed", f"{1:032x}", (_message(1),))
     joined = Alert(f"{2:032x}", "seed", f"{1:032x}")  # a near-duplicate of the lead: no message of its own
     assert store.record_scoring(ScoringRecord(alerts=[lead, joined])) == 1
@@ -94,10 +118,8 @@ def test_a_story_alerts_once_per_seed_whatever_records_it_again(tmp_path: Path) 
     assert store.outbox_counts() == (0, 2)
 
 
-def test_scored_stories_and_their_alerts_are_kept_for_replay_then_dropped_but_pending_ones_never(
-    tmp_path: Path,
-) -> None:
-    store = SQLiteStore(tmp_path / "s.db")
+def test_scored_stories_and_alerts_are_kept_for_replay_then_dropped_but_pending_ones_never(reopen: Opener) -> None:
+    store = reopen()
     store.record_intake([], [_story(n) for n in range(5)])
     store.record_scoring(
         ScoringRecord(seen=[(f"{n:032x}", "f") for n in range(3)], alerts=[Alert(f"{0:032x}", "s", f"{0:032x}")])
@@ -112,8 +134,8 @@ def test_scored_stories_and_their_alerts_are_kept_for_replay_then_dropped_but_pe
     assert len(store.pending_stories()) == 2  # never scored: never dropped
 
 
-def test_a_new_seed_hears_how_many_kept_stories_it_never_saw(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "s.db")
+def test_a_new_seed_hears_how_many_kept_stories_it_never_saw(reopen: Opener) -> None:
+    store = reopen()
     assert store.register_seeds(["huawei"]) == {"huawei": 0}
     store.record_intake([], [_story(1), _story(2)])
     store.record_scoring(ScoringRecord(seen=[(f"{1:032x}", "f")]))
@@ -121,8 +143,8 @@ def test_a_new_seed_hears_how_many_kept_stories_it_never_saw(tmp_path: Path) -> 
     assert store.register_seeds(["huawei", "memory"]) == {}
 
 
-def test_outbox_rows_stay_until_acknowledged(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "s.db")
+def test_outbox_rows_stay_until_acknowledged(reopen: Opener) -> None:
+    store = reopen()
     store.queue([_message(1), _message(2)])
     pending = store.unsent()
     assert [m.key for m in pending] == [f"{1:032x}", f"{2:032x}"]
@@ -130,16 +152,16 @@ def test_outbox_rows_stay_until_acknowledged(tmp_path: Path) -> None:
     store.mark_failed([pending[0].id or 0], "broker down")
     store.mark_sent([pending[1].id or 0])
     assert [m.message_id for m in store.unsent()] == [pending[0].message_id]
-    assert SQLiteStore(tmp_path / "s.db").outbox_counts() == (1, 1)  # survives a restart
+    assert reopen().outbox_counts() == (1, 1)  # survives a restart
 
 
-def test_a_feed_row_is_kept_exactly_and_replaced_by_the_next(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "s.db")
+def test_a_feed_row_is_kept_exactly_and_replaced_by_the_next(reopen: Opener) -> None:
+    store = reopen()
     row = FeedRow(
         "a", "http://x/a", '"e"', "Thu, 01 Jan 2026 12:00:00 GMT", 200, 1.5, 1.5, 0, None, 61.5, 3, 1, 7, None, None
     )
     store.save_feeds([row])
-    assert SQLiteStore(tmp_path / "s.db").feed_rows() == {"a": row}
+    assert reopen().feed_rows() == {"a": row}
     moved = FeedRow("a", "http://x/a", None, None, 410, 9.0, 1.5, 1, "gone", 99.0, 4, 1, 7, "https://y/a", "HTTP 410")
     store.save_feeds([moved])
     assert store.feed_rows() == {"a": moved}
@@ -158,3 +180,81 @@ def test_an_old_database_is_migrated_in_place(tmp_path: Path) -> None:
     store = SQLiteStore(path)
     assert due_requests([FeedConfig(url="http://x.example/f", name="a")], store.feed_rows(), now=1)[0].etag == '"v"'
     SQLiteStore(path)  # opening again migrates nothing twice
+
+
+def _columns_sqlite(path: Path) -> dict[str, list[str]]:
+    with sqlite3.connect(path) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {
+            t: sorted(r[1] for r in conn.execute(f"PRAGMA table_info({t})"))
+            for t in tables
+            if not t.startswith("sqlite_")
+        }
+
+
+def test_both_backends_hold_the_same_tables_version_for_version(tmp_path: Path, state_url: str) -> None:
+    import psycopg
+
+    assert len(pg_schema.MIGRATIONS) == len(sqlite_schema.MIGRATIONS)
+    SQLiteStore(tmp_path / "s.db")
+    PostgresStore(state_url).close()
+    with psycopg.connect(state_url) as conn:
+        rows = conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'"
+        ).fetchall()
+        version = conn.execute("SELECT version FROM newsmon_schema").fetchone()
+    postgres: dict[str, list[str]] = {}
+    for table, column in rows:
+        postgres.setdefault(table, []).append(column)
+    assert {t: sorted(c) for t, c in postgres.items() if t != "newsmon_schema"} == _columns_sqlite(tmp_path / "s.db")
+    assert version == (len(pg_schema.MIGRATIONS),)
+
+
+def test_workers_starting_together_migrate_once(state_url: str) -> None:
+    stores: list[StateStore] = []
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            stores.append(PostgresStore(state_url))
+        except BaseException as exc:  # pragma: no cover - what the assertion reports
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(stores) == 4
+    stores[0].record_intake([], [_story(1)])
+    assert [len(s.pending_stories()) for s in stores] == [1, 1, 1, 1]
+    for store in stores:
+        store.close()
+
+
+def test_concurrent_writers_of_one_alert_queue_it_once(state_url: str) -> None:
+    """Four workers record the same (story, seed) at the same moment: the primary key decides, not timing."""
+    stores = [PostgresStore(state_url) for _ in range(4)]
+    barrier = threading.Barrier(len(stores))
+    queued: list[int] = []
+
+    def record(store: StateStore) -> None:
+        alert = Alert(f"{7:032x}", "seed", f"{7:032x}", (_message(7),))
+        barrier.wait()
+        queued.append(store.record_scoring(ScoringRecord(seen=[(alert.story_id, "f")], alerts=[alert])))
+
+    threads = [threading.Thread(target=record, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(queued) == [0, 0, 0, 1] and stores[0].outbox_counts() == (0, 1)
+    for store in stores:
+        store.close()
+
+
+def test_an_unreachable_state_database_is_one_clear_error() -> None:
+    with pytest.raises(
+        ConfigError, match=r"cannot reach the state database postgresql://newsmon:\*\*\*@127\.0\.0\.1:1/x"
+    ):
+        PostgresStore("postgresql://newsmon:secret@127.0.0.1:1/x")

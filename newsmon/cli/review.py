@@ -39,7 +39,7 @@ def export(
     settings = settings_of(config)
     if file.exists() and not force:
         raise NewsmonError(f"{file} exists and may hold labels: choose another name, or pass --force")
-    if not settings.state_db.exists():
+    if not settings.shared_state and not settings.state_db.exists():
         raise NewsmonError(f"nothing scored yet ({settings.state_db} does not exist): run 'newsmon run' first")
     store = open_store(settings)
     scored = store.scored(datetime.now(UTC) - timedelta(days=days), seed, unexported=True)

@@ -2,11 +2,12 @@
 replay), seen story ids, the alerts raised per (story, seed), the outbox of messages for Kafka, and the log of
 scored stories that analyst feedback is drawn from.
 
-One module per entity (``feeds``, ``stories``, ``alerts``, ``outbox``, ``scored``), each a few functions over
-one connection; ``schema`` holds the tables and migrations; ``SQLiteStore`` composes them, one transaction per
-operation; ``Store`` is the interface the pipeline, the flows and the CLI use, which a second backend
-implements. The store keeps plain rows (``rows``) and imports no stage: what a fetch means for a feed's
-schedule is ``newsmon.polling``'s decision; the store only persists it.
+One module per entity (``feeds``, ``stories``, ``alerts``, ``outbox``, ``scored``), each a few functions of
+portable SQL over one connection (``sql``); ``sqlite`` and ``postgres`` each hold a backend's tables,
+migrations (the same versions) and transactions; ``StateStore`` composes the entities over either, one
+transaction per operation; ``Store`` is the interface the pipeline, the flows and the CLI use. The store keeps
+plain rows (``rows``) and imports no stage: what a fetch means for a feed's schedule is ``newsmon.polling``'s
+decision; the store only persists it.
 
 Two transactions carry a cycle, so a cycle that dies at any step loses nothing:
 
@@ -23,29 +24,36 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Protocol
 
 from newsmon.config import Settings
 from newsmon.messages import OutboxMessage
 from newsmon.store.rows import Alert, FeedRow, Keep, RecentMatch, ScoredStory, ScoringRecord
-from newsmon.store.sqlite import SQLiteStore
+from newsmon.store.state import PostgresStore, SQLiteStore, StateStore
 from newsmon.story import Story
 
 __all__ = [
     "Alert",
     "FeedRow",
     "Keep",
+    "PostgresStore",
     "RecentMatch",
     "SQLiteStore",
     "ScoredStory",
     "ScoringRecord",
+    "StateStore",
     "Store",
     "open_store",
 ]
 
 
 class Store(Protocol):
-    """What newsmon keeps between cycles, whatever keeps it. See ``SQLiteStore`` for each operation's contract."""
+    """What newsmon keeps between cycles, whatever keeps it. See ``StateStore`` for each operation's contract."""
+
+    @property
+    def where(self) -> str: ...
+    def close(self) -> None: ...
 
     def feed_rows(self) -> dict[str, FeedRow]: ...
     def save_feeds(self, rows: Iterable[FeedRow]) -> None: ...
@@ -72,5 +80,14 @@ class Store(Protocol):
 
 
 def open_store(settings: Settings) -> Store:
-    """The store the settings name: the SQLite file under the data dir."""
+    """The store the settings name: PostgreSQL at ``state_url``, else the SQLite file (``state_db``)."""
+    if settings.shared_state:
+        return _postgres(settings.state_url)
     return SQLiteStore(settings.state_db)
+
+
+@lru_cache(maxsize=4)
+def _postgres(url: str) -> PostgresStore:
+    """One store, and so one connection pool, per database per process: a long-running worker's cycles reuse
+    its warm connections instead of opening a pool per cycle."""
+    return PostgresStore(url)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 
 from newsmon.store.rows import FeedRow
+from newsmon.store.sql import Sql
 
 __all__ = ["load", "save"]
 
@@ -15,17 +15,17 @@ _COLUMNS = (
 )
 
 
-def load(conn: sqlite3.Connection) -> dict[str, FeedRow]:
+def load(conn: Sql) -> dict[str, FeedRow]:
     """Every feed's row, by feed id."""
-    rows = conn.execute(f"SELECT {_COLUMNS} FROM feeds ORDER BY feed_id").fetchall()
+    rows = conn.rows(f"SELECT {_COLUMNS} FROM feeds ORDER BY feed_id")
     return {row[0]: FeedRow(*row) for row in rows}
 
 
-def save(conn: sqlite3.Connection, rows: Iterable[FeedRow]) -> None:
+def save(conn: Sql, rows: Iterable[FeedRow]) -> None:
     """Insert or replace each feed's row."""
     names = _COLUMNS.split(", ")
     updates = ", ".join(f"{n} = excluded.{n}" for n in names[1:])
-    conn.executemany(
+    conn.many(
         f"INSERT INTO feeds ({_COLUMNS}) VALUES ({', '.join('?' * len(names))})"
         f" ON CONFLICT (feed_id) DO UPDATE SET {updates}",
         (

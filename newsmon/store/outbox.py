@@ -4,33 +4,32 @@ acknowledged them. What makes delivery at-least-once."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable
 
 from newsmon.messages import OutboxMessage
+from newsmon.store.sql import Sql
 
 __all__ = ["counts", "mark_failed", "mark_sent", "queue", "unsent"]
 
 
-def queue(conn: sqlite3.Connection, messages: Iterable[OutboxMessage], now: float) -> int:
+def queue(conn: Sql, messages: Iterable[OutboxMessage], now: float) -> int:
     """Add messages (once each: a message id already queued for that topic is ignored); returns how many."""
-    before = conn.total_changes
-    conn.executemany(
-        "INSERT OR IGNORE INTO outbox (message_id, key, topic, value, headers, created) VALUES (?, ?, ?, ?, ?, ?)",
+    return conn.many(
+        "INSERT INTO outbox (message_id, key, topic, value, headers, created) VALUES (?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
         (
             (m.message_id, m.key, m.topic, m.value, json.dumps([[k, v.decode()] for k, v in m.headers]), now)
             for m in messages
         ),
     )
-    return conn.total_changes - before
 
 
-def unsent(conn: sqlite3.Connection, limit: int) -> list[OutboxMessage]:
+def unsent(conn: Sql, limit: int) -> list[OutboxMessage]:
     """Messages not yet acknowledged, oldest first."""
-    rows = conn.execute(
+    rows = conn.rows(
         "SELECT id, message_id, key, topic, value, headers FROM outbox WHERE sent IS NULL ORDER BY id LIMIT ?",
         (limit,),
-    ).fetchall()
+    )
     return [
         OutboxMessage(
             message_id=r[1],
@@ -44,17 +43,15 @@ def unsent(conn: sqlite3.Connection, limit: int) -> list[OutboxMessage]:
     ]
 
 
-def mark_sent(conn: sqlite3.Connection, ids: Iterable[int], now: float) -> None:
-    conn.executemany("UPDATE outbox SET sent = ? WHERE id = ?", ((now, i) for i in ids))
+def mark_sent(conn: Sql, ids: Iterable[int], now: float) -> None:
+    conn.many("UPDATE outbox SET sent = ? WHERE id = ?", ((now, i) for i in ids))
 
 
-def mark_failed(conn: sqlite3.Connection, ids: Iterable[int], error: str) -> None:
-    conn.executemany(
-        "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?", ((error, i) for i in ids)
-    )
+def mark_failed(conn: Sql, ids: Iterable[int], error: str) -> None:
+    conn.many("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?", ((error, i) for i in ids))
 
 
-def counts(conn: sqlite3.Connection) -> tuple[int, int]:
+def counts(conn: Sql) -> tuple[int, int]:
     """(sent, unsent) message counts."""
-    row = conn.execute("SELECT COUNT(sent), COUNT(*) - COUNT(sent) FROM outbox").fetchone()
+    row = conn.one("SELECT COUNT(sent), COUNT(*) - COUNT(sent) FROM outbox")
     return int(row[0]), int(row[1])

@@ -3,21 +3,37 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from newsmon.store.rows import ScoredStory
+from newsmon.store.sql import Sql
 
 __all__ = ["SUMMARY_CHARS", "forget", "log", "mark_exported", "since"]
 
 SUMMARY_CHARS = 1000  # enough to judge a story by; the log stays small
+_COLUMNS = (
+    "story_id",
+    "seed",
+    "title",
+    "summary",
+    "url",
+    "feed_id",
+    "published",
+    "relevance",
+    "threshold",
+    "topic",
+    "alerted",
+    "recorded",
+)
 
 
-def log(conn: sqlite3.Connection, scored: Iterable[ScoredStory], now: float) -> None:
+def log(conn: Sql, scored: Iterable[ScoredStory], now: float) -> None:
     """Log each (story, seed) scoring, replacing an earlier one of the same pair (a replay rescored it)."""
-    conn.executemany(
-        "INSERT OR REPLACE INTO scored VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    replace = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[2:])
+    conn.many(
+        f"INSERT INTO scored ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+        f" ON CONFLICT (story_id, seed) DO UPDATE SET {replace}",
         (
             (
                 s.story_id,
@@ -38,18 +54,19 @@ def log(conn: sqlite3.Connection, scored: Iterable[ScoredStory], now: float) -> 
     )
 
 
-def since(
-    conn: sqlite3.Connection, moment: datetime, seed: str | None = None, unexported: bool = False
-) -> list[ScoredStory]:
+def since(conn: Sql, moment: datetime, seed: str | None = None, unexported: bool = False) -> list[ScoredStory]:
     """Stories scored at or after ``moment``, for one seed or all (only those never exported for review, with
     ``unexported``), most relevant first."""
-    rows = conn.execute(
-        "SELECT story_id, seed, title, summary, url, feed_id, published, relevance, threshold, topic, alerted"
-        " FROM scored s WHERE recorded >= ? AND (? IS NULL OR seed = ?) AND (? = 0 OR NOT EXISTS"
-        " (SELECT 1 FROM exported e WHERE e.story_id = s.story_id AND e.seed = s.seed))"
-        " ORDER BY relevance DESC, story_id",
-        (moment.timestamp(), seed, seed, int(unexported)),
-    ).fetchall()
+    where, params = "recorded >= ?", [moment.timestamp(), seed]
+    if seed is None:
+        params = params[:1]
+    else:
+        where += " AND seed = ?"
+    if unexported:
+        where += " AND NOT EXISTS (SELECT 1 FROM exported e WHERE e.story_id = s.story_id AND e.seed = s.seed)"
+    rows = conn.rows(
+        f"SELECT {', '.join(_COLUMNS[:-1])} FROM scored s WHERE {where} ORDER BY relevance DESC, story_id", params
+    )
     return [
         ScoredStory(
             story_id=r[0],
@@ -68,10 +85,12 @@ def since(
     ]
 
 
-def forget(conn: sqlite3.Connection, before: datetime) -> None:
-    conn.execute("DELETE FROM scored WHERE recorded < ?", (before.timestamp(),))
+def forget(conn: Sql, before: datetime) -> None:
+    conn.run("DELETE FROM scored WHERE recorded < ?", (before.timestamp(),))
 
 
-def mark_exported(conn: sqlite3.Connection, pairs: Iterable[tuple[str, str]], now: float) -> None:
+def mark_exported(conn: Sql, pairs: Iterable[tuple[str, str]], now: float) -> None:
     """Remember that these (story, seed) pairs went into a review file."""
-    conn.executemany("INSERT OR IGNORE INTO exported VALUES (?, ?, ?)", ((story, seed, now) for story, seed in pairs))
+    conn.many(
+        "INSERT INTO exported VALUES (?, ?, ?) ON CONFLICT DO NOTHING", ((story, seed, now) for story, seed in pairs)
+    )

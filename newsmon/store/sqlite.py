@@ -1,140 +1,150 @@
-"""The SQLite state store: the entity modules composed, one transaction per operation (the embedded default)."""
+"""The SQLite file behind the store (the embedded default): its schema, its migrations, and the one way to
+open a transaction.
+
+WAL mode (readers never block the writer), a 30 s busy timeout, one short-lived connection per transaction
+(BEGIN IMMEDIATE: one writer at a time), so the store is safe from Prefect's worker threads and from several
+processes on one machine. ``newsmon.store.postgres`` keeps the same tables, version for version.
+"""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from newsmon.dev.faults import crash_point
-from newsmon.messages import OutboxMessage
-from newsmon.store import alerts, feeds, outbox, scored, stories
-from newsmon.store.rows import FeedRow, Keep, RecentMatch, ScoredStory, ScoringRecord
-from newsmon.store.schema import migrate, transaction
-from newsmon.story import Story
+from newsmon.store.sql import Sql
 
-__all__ = ["SQLiteStore"]
+__all__ = ["MIGRATIONS", "SQLiteDatabase"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feeds (
+    feed_id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    etag TEXT,
+    last_modified TEXT,
+    last_status INTEGER,
+    last_fetch REAL,
+    last_success REAL,
+    failures INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    next_due REAL NOT NULL DEFAULT 0,
+    fetches INTEGER NOT NULL DEFAULT 0,
+    not_modified INTEGER NOT NULL DEFAULT 0,
+    items INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS seen (
+    story_id TEXT PRIMARY KEY,
+    feed_id TEXT NOT NULL,
+    first_seen REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    value BLOB NOT NULL,
+    headers TEXT NOT NULL,
+    created REAL NOT NULL,
+    sent REAL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    UNIQUE (message_id, topic)
+);
+CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (id) WHERE sent IS NULL;
+"""
+
+# Each entry upgrades a database from version i to i + 1 (PRAGMA user_version); never edit a released one.
+MIGRATIONS = (
+    # 1: a permanent redirect moves where a feed is fetched, not what it is (``url`` stays the configured one);
+    #    a 410 Gone disables the feed until its configured URL changes.
+    "ALTER TABLE feeds ADD COLUMN fetch_url TEXT; ALTER TABLE feeds ADD COLUMN disabled TEXT;",
+    # 2: title embeddings of recently matched stories, so a repost in a later cycle joins the earlier alert's
+    #    near-duplicate group instead of alerting again.
+    "CREATE TABLE recent_matches (story_id TEXT PRIMARY KEY, group_id TEXT NOT NULL, published REAL NOT NULL,"
+    " vector BLOB NOT NULL, recorded REAL NOT NULL);"
+    " CREATE INDEX recent_matches_published ON recent_matches (published);"
+    " CREATE INDEX recent_matches_recorded ON recent_matches (recorded);",
+    # 3: every story as each seed scored it, alert or not, for 'newsmon review export' (analyst feedback).
+    "CREATE TABLE scored (story_id TEXT NOT NULL, seed TEXT NOT NULL, title TEXT NOT NULL, summary TEXT NOT NULL,"
+    " url TEXT NOT NULL, feed_id TEXT NOT NULL, published REAL NOT NULL, relevance REAL NOT NULL,"
+    " threshold REAL NOT NULL, topic TEXT NOT NULL, alerted INTEGER NOT NULL, recorded REAL NOT NULL,"
+    " PRIMARY KEY (story_id, seed));"
+    " CREATE INDEX scored_recorded ON scored (recorded);",
+    # 4: fetched stories, pending (scored IS NULL) until a scoring transaction takes them, so a cycle that dies
+    #    after fetching leaves them to the next; once scored, kept for 'newsmon replay'. alerts: every (story,
+    #    seed) that alerted or joined an alert's near-duplicate group, so a replay never alerts a pair twice.
+    #    seeds: when each seed first took part in a cycle, to say which stories it never saw.
+    "CREATE TABLE stories (seq INTEGER PRIMARY KEY AUTOINCREMENT, story_id TEXT NOT NULL UNIQUE,"
+    " title TEXT NOT NULL, url TEXT NOT NULL, summary TEXT NOT NULL, published REAL NOT NULL, fetched REAL NOT NULL,"
+    " feed_id TEXT NOT NULL, feed_title TEXT NOT NULL, feed_url TEXT NOT NULL, source TEXT NOT NULL,"
+    " language TEXT, recorded REAL NOT NULL, scored REAL);"
+    " CREATE INDEX stories_pending ON stories (seq) WHERE scored IS NULL;"
+    " CREATE INDEX stories_recorded ON stories (recorded);"
+    " CREATE TABLE alerts (story_id TEXT NOT NULL, seed TEXT NOT NULL, group_id TEXT NOT NULL,"
+    " recorded REAL NOT NULL, PRIMARY KEY (story_id, seed));"
+    " CREATE INDEX alerts_recorded ON alerts (recorded);"
+    " CREATE TABLE seeds (seed TEXT PRIMARY KEY, first_seen REAL NOT NULL);"
+    # ... and near-duplicate groups per seed: a story matching one seed must not fold into another seed's alert.
+    #     Rows of older databases keep seed '' and count for every seed.
+    " CREATE TABLE recent_by_seed (story_id TEXT NOT NULL, seed TEXT NOT NULL, group_id TEXT NOT NULL,"
+    " published REAL NOT NULL, vector BLOB NOT NULL, recorded REAL NOT NULL, PRIMARY KEY (story_id, seed));"
+    " INSERT INTO recent_by_seed SELECT story_id, '', group_id, published, vector, recorded FROM recent_matches;"
+    " DROP TABLE recent_matches;"
+    " ALTER TABLE recent_by_seed RENAME TO recent_matches;"
+    " CREATE INDEX recent_matches_published ON recent_matches (seed, published);"
+    " CREATE INDEX recent_matches_recorded ON recent_matches (recorded);",
+    # 5: the (story, seed) pairs 'newsmon review export' has written, so no story is asked about twice.
+    "CREATE TABLE exported (story_id TEXT NOT NULL, seed TEXT NOT NULL, exported REAL NOT NULL,"
+    " PRIMARY KEY (story_id, seed));",
+    # 6: several workers on one state: a worker leases the feeds it polls, claims the pending stories it scores
+    #    and the outbox messages it sends, each until a moment; an expired one (its worker died) is free again.
+    "ALTER TABLE feeds ADD COLUMN leased_by TEXT; ALTER TABLE feeds ADD COLUMN lease_until REAL;"
+    " ALTER TABLE stories ADD COLUMN claimed_by TEXT; ALTER TABLE stories ADD COLUMN claim_until REAL;"
+    " ALTER TABLE outbox ADD COLUMN claimed_by TEXT; ALTER TABLE outbox ADD COLUMN claim_until REAL;",
+)
 
 
-class SQLiteStore:
-    """All durable pipeline state in one SQLite file (``newsmon.store.Store``)."""
+class SQLiteDatabase:
+    """The state in one SQLite file, created and migrated on first open."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        migrate(path)
+        _migrate(path)
 
-    # -- feeds -----------------------------------------------------------------------------------------------
-    def feed_rows(self) -> dict[str, FeedRow]:
-        with transaction(self.path) as conn:
-            return feeds.load(conn)
+    @property
+    def where(self) -> str:
+        return str(self.path)
 
-    def save_feeds(self, rows: Iterable[FeedRow]) -> None:
-        with transaction(self.path) as conn:
-            feeds.save(conn, rows)
+    @contextmanager
+    def transaction(self) -> Iterator[Sql]:
+        """One write transaction (BEGIN IMMEDIATE), committed when the block ends, rolled back if it raises."""
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield Sql(conn, "sqlite")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
 
-    # -- a cycle's two transactions ----------------------------------------------------------------------------
-    def record_intake(
-        self, feed_rows: Iterable[FeedRow], fetched: Iterable[Story], letters: Iterable[OutboxMessage] = ()
-    ) -> int:
-        """In one transaction: the feeds' new state (validators, health, next poll), their stories not seen
-        before kept as pending, and the dead letters of entries no story could be made of. Returns how many
-        stories were new."""
-        now = time.time()
-        with transaction(self.path) as conn:
-            feeds.save(conn, feed_rows)
-            new = stories.keep_pending(conn, fetched, now)
-            outbox.queue(conn, letters, now)
-        return new
+    def close(self) -> None:
+        """Nothing stays open between transactions."""
 
-    def record_scoring(self, record: ScoringRecord, keep: Keep | None = None) -> int:
-        """In one transaction: the stories seen (and no longer pending), each alert whose (story, seed) has not
-        alerted before with its messages, the matched titles' embeddings, every story as each seed scored it,
-        and what ``keep`` no longer keeps dropped. Returns how many messages were queued."""
-        now, keep = time.time(), keep or Keep()
-        with transaction(self.path) as conn:
-            stories.mark_seen(conn, record.seen, now)
-            scored.log(conn, record.scored, now)
-            alerts.remember(conn, record.recent, now)
-            queued = alerts.record(conn, record.alerts, now)
-            if keep.scored_since is not None:
-                scored.forget(conn, keep.scored_since)
-            if keep.stories_since is not None:
-                stories.forget(conn, keep.stories_since)
-            alerts.forget(conn, keep.stories_since, keep.recent_since)
-            crash_point("pipeline-recording")  # everything written, nothing committed
-        return queued
 
-    # -- stories -----------------------------------------------------------------------------------------------
-    def pending_stories(self, limit: int = 1000) -> list[Story]:
-        with transaction(self.path) as conn:
-            return stories.pending(conn, limit)
-
-    def pending_count(self) -> int:
-        with transaction(self.path) as conn:
-            return stories.pending_count(conn)
-
-    def kept_stories(self, since: datetime, after: int = 0, limit: int = 1000) -> list[tuple[int, Story]]:
-        """Scored stories recorded at or after ``since``, oldest first, as (position, story) pages: pass the last
-        position as ``after`` for the next page (what ``newsmon replay`` scores again)."""
-        with transaction(self.path) as conn:
-            return stories.kept(conn, since, after, limit)
-
-    def count_kept(self, since: datetime) -> int:
-        with transaction(self.path) as conn:
-            return stories.count_kept(conn, since)
-
-    def oldest_kept(self) -> datetime | None:
-        with transaction(self.path) as conn:
-            return stories.oldest(conn)
-
-    def unseen(self, story_ids: Sequence[str]) -> set[str]:
-        with transaction(self.path) as conn:
-            return stories.unseen(conn, story_ids)
-
-    # -- seeds and alerts --------------------------------------------------------------------------------------
-    def register_seeds(self, seeds: Iterable[str]) -> dict[str, int]:
-        """Remember the seeds taking part from now on. For each seed not seen before: how many kept stories were
-        scored before it existed (stories it never saw; ``newsmon replay`` catches up on them)."""
-        with transaction(self.path) as conn:
-            new = alerts.register_seeds(conn, seeds, time.time())
-            count = stories.count_kept(conn, datetime.fromtimestamp(0, UTC)) if new else 0
-        return dict.fromkeys(new, count)
-
-    def alerted(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-        with transaction(self.path) as conn:
-            return alerts.alerted(conn, pairs)
-
-    def recent_matches(self, since: datetime, seed: str | None = None) -> list[RecentMatch]:
-        with transaction(self.path) as conn:
-            return alerts.recent(conn, since, seed)
-
-    # -- outbox ------------------------------------------------------------------------------------------------
-    def queue(self, messages: Iterable[OutboxMessage]) -> int:
-        with transaction(self.path) as conn:
-            return outbox.queue(conn, messages, time.time())
-
-    def unsent(self, limit: int = 1000) -> list[OutboxMessage]:
-        with transaction(self.path) as conn:
-            return outbox.unsent(conn, limit)
-
-    def mark_sent(self, ids: Iterable[int]) -> None:
-        with transaction(self.path) as conn:
-            outbox.mark_sent(conn, ids, time.time())
-
-    def mark_failed(self, ids: Iterable[int], error: str) -> None:
-        with transaction(self.path) as conn:
-            outbox.mark_failed(conn, ids, error)
-
-    def outbox_counts(self) -> tuple[int, int]:
-        with transaction(self.path) as conn:
-            return outbox.counts(conn)
-
-    # -- scored log --------------------------------------------------------------------------------------------
-    def scored(self, since: datetime, seed: str | None = None, unexported: bool = False) -> list[ScoredStory]:
-        with transaction(self.path) as conn:
-            return scored.since(conn, since, seed, unexported)
-
-    def mark_exported(self, pairs: Iterable[tuple[str, str]]) -> None:
-        with transaction(self.path) as conn:
-            scored.mark_exported(conn, pairs, time.time())
+def _migrate(path: Path) -> None:
+    """Create the file and its tables if missing, and bring an older one up to date (PRAGMA user_version)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=30)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(_SCHEMA)
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            conn.executescript(f"BEGIN; {script} PRAGMA user_version = {number}; COMMIT;")
+    finally:
+        conn.close()

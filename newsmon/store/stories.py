@@ -3,11 +3,11 @@ story ever scored (seen), which a feed's later copies of it are checked against.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from newsmon.store.sql import Sql, chunks, marks
 from newsmon.story import Story
 
 __all__ = [
@@ -25,12 +25,12 @@ __all__ = [
 _COLUMNS = "story_id, title, url, summary, published, fetched, feed_id, feed_title, feed_url, source, language"
 
 
-def keep_pending(conn: sqlite3.Connection, stories: Iterable[Story], now: float) -> int:
+def keep_pending(conn: Sql, stories: Iterable[Story], now: float) -> int:
     """Keep the stories not seen before as pending (the first copy of a story wins); returns how many."""
-    before = conn.total_changes
-    conn.executemany(
-        f"INSERT OR IGNORE INTO stories ({_COLUMNS}, recorded)"
-        " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM seen WHERE story_id = ?)",
+    return conn.many(
+        f"INSERT INTO stories ({_COLUMNS}, recorded)"
+        " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM seen WHERE story_id = ?)"
+        " ON CONFLICT DO NOTHING",
         (
             (
                 s.id,
@@ -50,67 +50,59 @@ def keep_pending(conn: sqlite3.Connection, stories: Iterable[Story], now: float)
             for s in stories
         ),
     )
-    return conn.total_changes - before
 
 
-def pending(conn: sqlite3.Connection, limit: int) -> list[Story]:
+def pending(conn: Sql, limit: int) -> list[Story]:
     """Stories kept and not yet scored, oldest first (a failed cycle's come before the next one's)."""
-    rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM stories WHERE scored IS NULL ORDER BY seq LIMIT ?", (limit,)
-    ).fetchall()
+    rows = conn.rows(f"SELECT {_COLUMNS} FROM stories WHERE scored IS NULL ORDER BY seq LIMIT ?", (limit,))
     return [_story(row) for row in rows]
 
 
-def pending_count(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("SELECT COUNT(*) FROM stories WHERE scored IS NULL").fetchone()[0])
+def pending_count(conn: Sql) -> int:
+    return int(conn.one("SELECT COUNT(*) FROM stories WHERE scored IS NULL")[0])
 
 
-def kept(conn: sqlite3.Connection, since: datetime, after: int, limit: int) -> list[tuple[int, Story]]:
+def kept(conn: Sql, since: datetime, after: int, limit: int) -> list[tuple[int, Story]]:
     """Scored stories recorded at or after ``since``, oldest first, as (position, story) pages."""
-    rows = conn.execute(
+    rows = conn.rows(
         f"SELECT seq, {_COLUMNS} FROM stories WHERE scored IS NOT NULL AND recorded >= ? AND seq > ?"
         " ORDER BY seq LIMIT ?",
         (since.timestamp(), after, limit),
-    ).fetchall()
+    )
     return [(int(row[0]), _story(row[1:])) for row in rows]
 
 
-def count_kept(conn: sqlite3.Connection, since: datetime) -> int:
-    row = conn.execute(
-        "SELECT COUNT(*) FROM stories WHERE scored IS NOT NULL AND recorded >= ?", (since.timestamp(),)
-    ).fetchone()
+def count_kept(conn: Sql, since: datetime) -> int:
+    row = conn.one("SELECT COUNT(*) FROM stories WHERE scored IS NOT NULL AND recorded >= ?", (since.timestamp(),))
     return int(row[0])
 
 
-def oldest(conn: sqlite3.Connection) -> datetime | None:
+def oldest(conn: Sql) -> datetime | None:
     """When the oldest story still kept was recorded."""
-    row = conn.execute("SELECT MIN(recorded) FROM stories").fetchone()
+    row = conn.one("SELECT MIN(recorded) FROM stories")
     return datetime.fromtimestamp(row[0], UTC) if row[0] is not None else None
 
 
-def mark_seen(conn: sqlite3.Connection, pairs: Sequence[tuple[str, str]], now: float) -> None:
+def mark_seen(conn: Sql, pairs: Sequence[tuple[str, str]], now: float) -> None:
     """Record (story id, feed id) pairs as seen, and their kept stories as scored (no longer pending)."""
-    conn.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?, ?)", ((s, f, now) for s, f in pairs))
-    conn.executemany(
-        "UPDATE stories SET scored = ? WHERE story_id = ? AND scored IS NULL", ((now, s) for s, _ in pairs)
-    )
+    conn.many("INSERT INTO seen VALUES (?, ?, ?) ON CONFLICT DO NOTHING", ((s, f, now) for s, f in pairs))
+    conn.many("UPDATE stories SET scored = ? WHERE story_id = ? AND scored IS NULL", ((now, s) for s, _ in pairs))
 
 
-def unseen(conn: sqlite3.Connection, story_ids: Sequence[str]) -> set[str]:
+def unseen(conn: Sql, story_ids: Sequence[str]) -> set[str]:
     """The ids in ``story_ids`` that no scoring has recorded."""
-    if not story_ids:
-        return set()
-    conn.execute("CREATE TEMP TABLE candidates (story_id TEXT PRIMARY KEY)")
-    conn.executemany("INSERT OR IGNORE INTO candidates VALUES (?)", ((s,) for s in story_ids))
-    rows = conn.execute(
-        "SELECT c.story_id FROM candidates c LEFT JOIN seen s USING (story_id) WHERE s.story_id IS NULL"
-    ).fetchall()
-    return {row[0] for row in rows}
+    wanted = list(dict.fromkeys(story_ids))
+    found = {
+        row[0]
+        for part in chunks(wanted)
+        for row in conn.rows(f"SELECT story_id FROM seen WHERE story_id IN ({marks(len(part))})", part)
+    }
+    return set(wanted) - found
 
 
-def forget(conn: sqlite3.Connection, before: datetime) -> None:
+def forget(conn: Sql, before: datetime) -> None:
     """Drop the scored stories recorded before ``before`` (pending ones are never dropped)."""
-    conn.execute("DELETE FROM stories WHERE scored IS NOT NULL AND recorded < ?", (before.timestamp(),))
+    conn.run("DELETE FROM stories WHERE scored IS NOT NULL AND recorded < ?", (before.timestamp(),))
 
 
 def _story(row: Sequence[Any]) -> Story:

@@ -36,7 +36,11 @@ def _read(bootstrap: str, topic: str, group: str) -> list[Any]:
     return read_records(bootstrap, topic, idle=5, group=group)
 
 
-def test_feeds_to_kafka_to_consumer_exactly_once_per_story(kafka_broker: LocalKafka, tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_feeds_to_kafka_to_consumer_exactly_once_per_story(
+    kafka_broker: LocalKafka, tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    state = {"state_url": request.getfixturevalue("state_url")} if backend == "postgresql" else {}
     topic = f"newsmon.matches.{uuid.uuid4().hex[:6]}"
     server = FeedServer(DEMO_FEEDS_DIR).start()
     try:
@@ -53,6 +57,7 @@ def test_feeds_to_kafka_to_consumer_exactly_once_per_story(kafka_broker: LocalKa
                     "topic_matches": topic,
                     "feeds": feeds,
                     "fetch_allow_networks": ["127.0.0.1/32"],
+                    **state,
                 }
             )
         )
@@ -88,6 +93,7 @@ def test_feeds_to_kafka_to_consumer_exactly_once_per_story(kafka_broker: LocalKa
         assert set(keys) <= {line["story_id"] for line in lines if line["why"] == "alert"}
         assert all(line["label"] is None and line["title"] and line["url"] for line in lines)
 
+        assert not (tmp_path / "data" / "state.sqlite3").exists() or backend == "sqlite"
         second = monitor_cycle(config_file=str(config), due_only=False)
         assert (second["new"], second["matches"], second["delivered"]) == (0, 0, 0)
         assert all(server.requests[f"/{p.name}"] == 2 for p in DEMO_FEEDS_DIR.glob("*.xml"))
