@@ -9,6 +9,7 @@ in the outbox and fail the run loudly, to be delivered by the next cycle.
 
 from __future__ import annotations
 
+import time
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
@@ -88,7 +89,7 @@ def deliver_outbox(store: Store, settings: Settings) -> tuple[int, int]:
     failure yet: its messages wait, and the caller decides."""
     state = deliver_task(store, settings, return_state=True)
     report = state.result(raise_on_failure=False) if state.is_completed() else None
-    return (report.sent if isinstance(report, DeliveryReport) else 0), store.outbox_counts()[1]
+    return (report.sent if isinstance(report, DeliveryReport) else 0), store.undelivered()
 
 
 def cycle_settings(config_file: str | None, kafka_bootstrap: str | None) -> Settings:
@@ -115,11 +116,14 @@ def monitor_cycle(
     scorer = load_task(settings)  # topics and models checked before anything is fetched
     for note in pipeline.seed_notes(settings, store, scorer.seeds):
         logger.warning(note)
+    started = time.time()
     with _feeds(settings, demo) as (feeds, settings):
-        results = fetch_task(pipeline.plan_fetches(store, feeds, due_only), settings)
-        stories, outcomes = parse_task(results, settings)
-        new = pipeline.record_intake(store, results, outcomes, feeds, stories, settings.topic_dlq)
-    summary.fetched(results, outcomes, len(stories), new)
+        pipeline.enrol_feeds(store, feeds)
+        while requests := pipeline.plan_fetches(store, feeds, due_only, started, settings.lease_batch):
+            results = fetch_task(requests, settings)
+            stories, outcomes = parse_task(results, settings)
+            new = pipeline.record_intake(store, results, outcomes, feeds, stories, settings.topic_dlq)
+            summary.fetched(results, outcomes, len(stories), new)
     if summary.new or summary.carried:
         summary.recorded = match_task(store, scorer, settings, summary.run_id)
     summary.delivered, summary.undelivered = deliver_outbox(store, settings)

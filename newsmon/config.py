@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     state_url: str = ""
     worker_name: str = ""  # how this worker signs its leases; default <host>:<pid>
     lease_seconds: float = Field(default=300.0, gt=0)  # a dead worker's feeds and stories are free again after it
+    lease_batch: int = Field(default=500, ge=1)  # feeds leased, fetched and recorded at a time: how workers share
 
     # Kafka: when kafka_bootstrap is empty, a local Apache Kafka is started on demand.
     kafka_bootstrap: str = ""

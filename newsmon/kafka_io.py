@@ -135,7 +135,7 @@ def deliver_outbox(store: Store, producer: Any, timeout: float, batch: int = 500
     error = None
     done: set[int] = set()
     while True:
-        pending = [m for m in store.unsent(batch) if m.id not in done]
+        pending = [m for m in store.claim_unsent(batch) if m.id not in done]
         if not pending:
             break
         acked, error = _send_batch(producer, pending, timeout)

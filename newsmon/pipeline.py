@@ -41,6 +41,7 @@ __all__ = [
     "build_scorer",
     "dead_letter",
     "deliver",
+    "enrol_feeds",
     "feeds_to_poll",
     "fetch_feeds",
     "fetch_limits",
@@ -107,13 +108,13 @@ class CycleSummary:
     failures: list[FeedOutcome] = field(default_factory=list)
 
     def fetched(self, results: Sequence[FetchResult], outcomes: Sequence[FeedOutcome], stories: int, new: int) -> None:
-        """Count what the fetch, parse and intake stages did."""
-        self.feeds_due = len(results)
-        self.not_modified = sum(r.not_modified for r in results)
-        self.failures = [o for o in outcomes if o.error_kind]
+        """Count what the fetch, parse and intake stages did (a cycle polls its feeds in leased batches)."""
+        self.feeds_due += len(results)
+        self.not_modified += sum(r.not_modified for r in results)
+        self.failures += [o for o in outcomes if o.error_kind]
         self.feeds_failed = len(self.failures)
-        self.stories = stories
-        self.new = new
+        self.stories += stories
+        self.new += new
 
     @property
     def matches(self) -> list[SeedMatch]:
@@ -159,9 +160,25 @@ def feeds_to_poll(settings: Settings) -> tuple[FeedConfig, ...]:
     return feeds
 
 
-def plan_fetches(store: Store, feeds: Sequence[FeedConfig], due_only: bool) -> list[FetchRequest]:
-    """Requests for the feeds to poll now: the due ones, or (``due_only=False``) every enabled one."""
-    return polling.due_requests(feeds, store.feed_rows(), time.time() if due_only else float("inf"))
+def enrol_feeds(store: Store, feeds: Sequence[FeedConfig]) -> None:
+    """Give each enabled feed that is new, or whose configured URL changed, a row to lease (once per cycle)."""
+    rows = store.feed_rows()
+    store.enrol_feeds([(f.id, f.url) for f in feeds if f.enabled and (f.id not in rows or rows[f.id].url != f.url)])
+
+
+def plan_fetches(
+    store: Store, feeds: Sequence[FeedConfig], due_only: bool, since: float, limit: int
+) -> list[FetchRequest]:
+    """Requests for the next feeds this worker polls: up to ``limit`` of the due ones (or, with
+    ``due_only=False``, of every enabled one), not fetched since ``since`` (the cycle's start), each leased so
+    that no other worker polls it too. An empty list: this cycle has polled everything there is to poll."""
+    now = time.time()
+    due_by = now if due_only else float("inf")
+    wanted = polling.due_requests(feeds, store.feed_rows(), due_by)
+    if not wanted:
+        return []
+    leased = set(store.lease_feeds([r.feed_id for r in wanted], due_by, since, limit))
+    return [r for r in wanted if r.feed_id in leased]
 
 
 def fetch_limits(settings: Settings) -> FetchLimits:
@@ -432,7 +449,15 @@ def record_verdicts(
 ) -> Recorded:
     """Record a judged batch in one transaction: the stories seen, each match's alert (queued once per (story,
     seed): a pair that alerted before, in a cycle or a replay, queues nothing), the matched titles' embeddings
-    for later grouping, and every story as each seed scored it."""
+    for later grouping, and every story as each seed scored it. One worker records at a time, so each groups
+    its matches with every match recorded before."""
+    with store.exclusive():
+        return _record_verdicts(store, stories, verdicts, settings, scorer, run_id)
+
+
+def _record_verdicts(
+    store: Store, stories: Sequence[Story], verdicts: Verdicts, settings: Settings, scorer: Scorer, run_id: str
+) -> Recorded:
     known = store.alerted((m.story.id, m.seed) for m in verdicts.matches)
     groupings = group_matches(store, verdicts.matches, scorer, settings)
     by_id = {m.story.id: m.story for m in verdicts.matches}
@@ -461,7 +486,7 @@ def score_pending(store: Store, scorer: Scorer, settings: Settings, run_id: str)
     """Score every pending story (this cycle's and any a failed cycle left), oldest first, ``SCORE_CHUNK`` at a
     time, each chunk recorded in its own transaction."""
     total = Recorded()
-    while stories := store.pending_stories(SCORE_CHUNK):
+    while stories := store.claim_pending(SCORE_CHUNK):
         verdicts = judge(scorer, stories, _embedding_progress)
         total.add(record_verdicts(store, stories, verdicts, settings, scorer, run_id))
     return total

@@ -101,7 +101,7 @@ def main() -> None:
 
     from newsmon.config import FeedConfig, load_settings
     from newsmon.parse import parse_feed
-    from newsmon.pipeline import fetch_feeds, parse_results, plan_fetches, record_intake
+    from newsmon.pipeline import enrol_feeds, fetch_feeds, parse_results, plan_fetches, record_intake
     from newsmon.store import SQLiteStore
 
     hosts = [f"127.0.0.{h + 1}" for h in range(args.hosts)]
@@ -122,7 +122,8 @@ def main() -> None:
 
         print(f"{args.feeds} feeds × {args.items} new items on {args.hosts} loopback hosts, 2 cores")
         started = time.perf_counter()
-        results = fetch_feeds(plan_fetches(store, feeds, due_only=False), settings)
+        enrol_feeds(store, feeds)
+        results = fetch_feeds(plan_fetches(store, feeds, False, time.time(), len(feeds)), settings)
         fetched = time.perf_counter()
         stories, outcomes = parse_results(results, settings.parse_timeout_seconds)
         parsed = time.perf_counter()
@@ -148,7 +149,7 @@ def main() -> None:
         )
 
         started = time.perf_counter()
-        requests = plan_fetches(store, feeds, due_only=False)
+        requests = plan_fetches(store, feeds, False, time.time(), len(feeds))
         results = fetch_feeds(requests, settings)
         stories, outcomes = parse_results(results, settings.parse_timeout_seconds)
         record_intake(store, results, outcomes, feeds, stories)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace as dataclass_replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -258,3 +259,99 @@ def test_an_unreachable_state_database_is_one_clear_error() -> None:
         ConfigError, match=r"cannot reach the state database postgresql://newsmon:\*\*\*@127\.0\.0\.1:1/x"
     ):
         PostgresStore("postgresql://newsmon:secret@127.0.0.1:1/x")
+
+
+# -- leases: several workers, one state ------------------------------------------------------------------------
+def _feeds(n: int) -> list[tuple[str, str]]:
+    return [(f"feed-{i:03d}", f"http://127.0.0.1:1/{i}.xml") for i in range(n)]
+
+
+def _worker(reopen: Opener, name: str, lease_seconds: float = 300.0) -> StateStore:
+    store = reopen()
+    store.worker, store.lease_seconds = name, lease_seconds
+    return store
+
+
+def _dead_pid() -> int:
+    import subprocess
+
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def test_workers_lease_disjoint_feeds_and_a_polled_feed_is_not_leased_again(reopen: Opener) -> None:
+    a, b = _worker(reopen, "host-a:1"), _worker(reopen, "host-b:1")
+    ids = [f for f, _ in _feeds(10)]
+    a.enrol_feeds(_feeds(10))
+    start = datetime.now(UTC).timestamp()
+    first = a.lease_feeds(ids, due_by=start, since=start, limit=4)
+    second = b.lease_feeds(ids, due_by=start, since=start, limit=100)
+    assert len(first) == 4 and len(second) == 6 and not set(first) & set(second)
+    assert b.lease_feeds(ids, due_by=start, since=start, limit=100) == []  # all held
+    polled = [dataclass_replace(FeedRow(f, url), last_fetch=start + 1, next_due=start + 60) for f, url in _feeds(10)]
+    a.record_intake([r for r in polled if r.feed_id in first], [])  # the intake ends a's leases
+    assert b.lease_feeds(ids, due_by=start + 2, since=start, limit=100) == []  # polled since: not again
+
+
+def test_an_expired_lease_is_free_and_so_is_a_dead_local_workers(reopen: Opener) -> None:
+    import socket
+
+    ids = [f for f, _ in _feeds(3)]
+    short = _worker(reopen, "elsewhere:1", lease_seconds=0.01)
+    short.enrol_feeds(_feeds(3))
+    now = datetime.now(UTC).timestamp()
+    assert short.lease_feeds(ids[:1], due_by=now, since=now, limit=10) == ids[:1]
+    dead = _worker(reopen, f"{socket.gethostname()}:{_dead_pid()}")
+    assert dead.lease_feeds(ids[1:2], due_by=now, since=now, limit=10) == ids[1:2]
+    alive = _worker(reopen, "elsewhere:2")
+    assert alive.lease_feeds(ids[2:], due_by=now, since=now, limit=10) == ids[2:]
+    other = _worker(reopen, "elsewhere:3")
+    import time
+
+    time.sleep(0.05)
+    later = datetime.now(UTC).timestamp()
+    assert sorted(other.lease_feeds(ids, due_by=later, since=now, limit=10)) == ids[:2]  # not the live one's
+
+
+def test_workers_claim_disjoint_pending_stories_and_outbox_messages(reopen: Opener) -> None:
+    a, b = _worker(reopen, "host-a:1"), _worker(reopen, "host-b:1")
+    a.record_intake([], [_story(n) for n in range(5)])
+    assert [s.id for s in a.claim_pending(3)] == [f"{n:032x}" for n in range(3)]
+    assert [s.id for s in b.claim_pending(10)] == [f"{n:032x}" for n in range(3, 5)]
+    assert b.claim_pending(10) == [] and len(a.pending_stories()) == 5  # claimed, still pending until scored
+    a.queue([_message(n) for n in range(4)])
+    mine = a.claim_unsent(2)
+    theirs = b.claim_unsent(10)
+    assert len(mine) == 2 and len(theirs) == 2 and not {m.id for m in mine} & {m.id for m in theirs}
+    assert (a.undelivered(), b.undelivered()) == (2, 2)  # the other's in flight are not ours to report
+    a.mark_failed([m.id or 0 for m in mine], "broker down")  # a failed send frees its messages for anyone
+    assert {m.id for m in b.claim_unsent(10)} == {m.id for m in mine}
+
+
+def test_concurrent_workers_lease_every_feed_exactly_once(state_url: str) -> None:
+    """Four workers lease batches of ten from the same 300 feeds at the same time, as fast as they can."""
+    feeds = _feeds(300)
+    ids = [f for f, _ in feeds]
+    stores = [PostgresStore(state_url, worker=f"w{n}:1") for n in range(4)]
+    stores[0].enrol_feeds(feeds)
+    start = datetime.now(UTC).timestamp()
+    barrier = threading.Barrier(len(stores))
+    taken: dict[str, list[str]] = {}
+
+    def work(store: StateStore) -> None:
+        barrier.wait()
+        mine = taken.setdefault(store.worker, [])
+        while batch := store.lease_feeds(ids, due_by=start, since=start, limit=10):
+            mine += batch
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    every = [f for batch in taken.values() for f in batch]
+    assert sorted(every) == ids  # each feed once, none missed
+    assert sum(1 for batch in taken.values() if batch) >= 2  # the work was shared
+    for store in stores:
+        store.close()

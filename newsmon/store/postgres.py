@@ -128,6 +128,19 @@ class PostgresDatabase:
         with self._pool.connection() as conn, conn.transaction():
             yield Sql(conn, "postgresql")
 
+    @contextmanager
+    def exclusive(self, key: int) -> Iterator[None]:
+        """A session advisory lock on a connection of its own: released when the block ends, or by the server
+        when the worker holding it dies."""
+        with self._pool.connection() as conn:
+            conn.autocommit = True
+            conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                conn.autocommit = False
+
     def close(self) -> None:
         self._pool.close()
 

@@ -8,6 +8,7 @@ processes on one machine. ``newsmon.store.postgres`` keeps the same tables, vers
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -131,6 +132,16 @@ class SQLiteDatabase:
             conn.execute("COMMIT")
         finally:
             conn.close()
+
+    @contextmanager
+    def exclusive(self, key: int) -> Iterator[None]:
+        """A lock file beside the database (every process on this machine honours it)."""
+        with open(f"{self.path}.lock{key}", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def close(self) -> None:
         """Nothing stays open between transactions."""

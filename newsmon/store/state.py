@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from newsmon.dev.faults import crash_point
 from newsmon.messages import OutboxMessage
-from newsmon.store import alerts, feeds, outbox, scored, stories
+from newsmon.store import alerts, feeds, leases, outbox, scored, stories
 from newsmon.store.postgres import PostgresDatabase
 from newsmon.store.rows import FeedRow, Keep, RecentMatch, ScoredStory, ScoringRecord
 from newsmon.store.sql import Database
@@ -19,12 +20,17 @@ from newsmon.story import Story
 
 __all__ = ["PostgresStore", "SQLiteStore", "StateStore"]
 
+_RECORDING_LOCK = 0x6E65_7772
+
 
 class StateStore:
-    """All durable pipeline state in one database (``newsmon.store.Store``)."""
+    """All durable pipeline state in one database (``newsmon.store.Store``), shared by any number of workers:
+    ``worker`` names this one in the leases it takes (default host:pid), each held ``lease_seconds``."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, worker: str | None = None, lease_seconds: float = 300.0) -> None:
         self.database = database
+        self.worker = worker or leases.holder_name()
+        self.lease_seconds = lease_seconds
 
     @property
     def where(self) -> str:
@@ -43,6 +49,38 @@ class StateStore:
         with self.database.transaction() as conn:
             feeds.save(conn, rows)
 
+    # -- leases: which worker does what ----------------------------------------------------------------------
+    def enrol_feeds(self, feeds: Sequence[tuple[str, str]]) -> None:
+        """Give new feeds ((id, configured URL) pairs), and feeds whose URL changed, a row that is due now."""
+        with self.database.transaction() as conn:
+            leases.enrol_feeds(conn, feeds)
+
+    def lease_feeds(self, feed_ids: Sequence[str], due_by: float, since: float, limit: int) -> list[str]:
+        """Lease up to ``limit`` of ``feed_ids`` to poll: due by ``due_by``, not fetched since ``since``, held by
+        no live worker. The intake that records their fetch ends the leases."""
+        now = time.time()
+        with self.database.transaction() as conn:
+            return leases.lease_feeds(conn, feed_ids, self.worker, now + self.lease_seconds, now, due_by, since, limit)
+
+    def claim_pending(self, limit: int = 1000) -> list[Story]:
+        """Claim up to ``limit`` pending stories no live worker is scoring, oldest first."""
+        now = time.time()
+        with self.database.transaction() as conn:
+            seqs = leases.claim_pending(conn, self.worker, now + self.lease_seconds, now, limit)
+            return stories.by_position(conn, seqs)
+
+    def claim_unsent(self, limit: int = 1000) -> list[OutboxMessage]:
+        """Claim up to ``limit`` unsent outbox messages no live worker is sending, oldest first."""
+        now = time.time()
+        with self.database.transaction() as conn:
+            ids = leases.claim_unsent(conn, self.worker, now + self.lease_seconds, now, limit)
+            return outbox.by_id(conn, ids)
+
+    def exclusive(self) -> AbstractContextManager[None]:
+        """One worker at a time records verdicts: grouping a match with the recent ones and recording it must
+        see every other worker's recorded matches, or two outlets' copies of one story could both alert."""
+        return self.database.exclusive(_RECORDING_LOCK)
+
     # -- a cycle's two transactions ----------------------------------------------------------------------------
     def record_intake(
         self, feed_rows: Iterable[FeedRow], fetched: Iterable[Story], letters: Iterable[OutboxMessage] = ()
@@ -50,9 +88,10 @@ class StateStore:
         """In one transaction: the feeds' new state (validators, health, next poll), their stories not seen
         before kept as pending, and the dead letters of entries no story could be made of. Returns how many
         stories were new."""
-        now = time.time()
+        now, rows = time.time(), list(feed_rows)
         with self.database.transaction() as conn:
-            feeds.save(conn, feed_rows)
+            feeds.save(conn, rows)
+            leases.release_feeds(conn, [row.feed_id for row in rows])
             new = stories.keep_pending(conn, fetched, now)
             outbox.queue(conn, letters, now)
         return new
@@ -136,6 +175,11 @@ class StateStore:
         with self.database.transaction() as conn:
             outbox.mark_failed(conn, ids, error)
 
+    def undelivered(self) -> int:
+        """Unsent messages no other live worker is sending: what this worker leaves undelivered."""
+        with self.database.transaction() as conn:
+            return outbox.waiting(conn, self.worker, time.time())
+
     def outbox_counts(self) -> tuple[int, int]:
         with self.database.transaction() as conn:
             return outbox.counts(conn)
@@ -153,13 +197,13 @@ class StateStore:
 class SQLiteStore(StateStore):
     """The state in one SQLite file (the embedded default: one machine)."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(SQLiteDatabase(path))
+    def __init__(self, path: Path, worker: str | None = None, lease_seconds: float = 300.0) -> None:
+        super().__init__(SQLiteDatabase(path), worker, lease_seconds)
         self.path = path
 
 
 class PostgresStore(StateStore):
     """The state in PostgreSQL (several workers, several machines)."""
 
-    def __init__(self, url: str) -> None:
-        super().__init__(PostgresDatabase(url))
+    def __init__(self, url: str, worker: str | None = None, lease_seconds: float = 300.0) -> None:
+        super().__init__(PostgresDatabase(url), worker, lease_seconds)

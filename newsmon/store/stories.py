@@ -11,6 +11,7 @@ from newsmon.store.sql import Sql, chunks, marks
 from newsmon.story import Story
 
 __all__ = [
+    "by_position",
     "count_kept",
     "forget",
     "keep_pending",
@@ -56,6 +57,15 @@ def pending(conn: Sql, limit: int) -> list[Story]:
     """Stories kept and not yet scored, oldest first (a failed cycle's come before the next one's)."""
     rows = conn.rows(f"SELECT {_COLUMNS} FROM stories WHERE scored IS NULL ORDER BY seq LIMIT ?", (limit,))
     return [_story(row) for row in rows]
+
+
+def by_position(conn: Sql, seqs: Sequence[int]) -> list[Story]:
+    """The stories at these positions, in that order."""
+    found: dict[int, Story] = {}
+    for part in chunks(seqs):
+        for row in conn.rows(f"SELECT seq, {_COLUMNS} FROM stories WHERE seq IN ({marks(len(part))})", part):
+            found[int(row[0])] = _story(row[1:])
+    return [found[s] for s in seqs if s in found]
 
 
 def pending_count(conn: Sql) -> int:
