@@ -91,23 +91,23 @@ def release_feeds(conn: Sql, feed_ids: Sequence[str]) -> None:
 
 def claim_pending(conn: Sql, worker: str, until: float, now: float, limit: int) -> list[int]:
     """Claim up to ``limit`` pending stories no live worker holds, oldest first; returns their positions."""
-    free, values = _free(conn, "stories", "claimed_by", "claim_until", now)
-    rows = conn.rows(
-        f"SELECT seq FROM stories WHERE scored IS NULL AND {free} ORDER BY seq LIMIT ?{conn.skip_locked}",
-        [*values, limit],
-    )
-    seqs = [int(row[0]) for row in rows]
-    conn.many("UPDATE stories SET claimed_by = ?, claim_until = ? WHERE seq = ?", ((worker, until, s) for s in seqs))
-    return seqs
+    return _claim(conn, "stories", "seq", "scored IS NULL", worker, until, now, limit)
 
 
 def claim_unsent(conn: Sql, worker: str, until: float, now: float, limit: int) -> list[int]:
     """Claim up to ``limit`` unsent outbox messages no live worker is sending, oldest first; returns their ids."""
-    free, values = _free(conn, "outbox", "claimed_by", "claim_until", now)
+    return _claim(conn, "outbox", "id", "sent IS NULL", worker, until, now, limit)
+
+
+def _claim(
+    conn: Sql, table: str, key: str, waiting: str, worker: str, until: float, now: float, limit: int
+) -> list[int]:
+    """Claim up to ``limit`` rows of ``table`` matching ``waiting`` that no live worker holds, in ``key`` order."""
+    free, values = _free(conn, table, "claimed_by", "claim_until", now)
     rows = conn.rows(
-        f"SELECT id FROM outbox WHERE sent IS NULL AND {free} ORDER BY id LIMIT ?{conn.skip_locked}",
+        f"SELECT {key} FROM {table} WHERE {waiting} AND {free} ORDER BY {key} LIMIT ?{conn.skip_locked}",
         [*values, limit],
     )
-    ids = [int(row[0]) for row in rows]
-    conn.many("UPDATE outbox SET claimed_by = ?, claim_until = ? WHERE id = ?", ((worker, until, i) for i in ids))
-    return ids
+    keys = [int(row[0]) for row in rows]
+    conn.many(f"UPDATE {table} SET claimed_by = ?, claim_until = ? WHERE {key} = ?", ((worker, until, k) for k in keys))
+    return keys
