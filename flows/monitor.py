@@ -2,9 +2,11 @@
 
 The topics and models are loaded and checked before anything is fetched, so a broken topics file costs a
 cycle nothing. Fetched stories are kept as pending in the same transaction that advances their feeds'
-validators, then scored; a cycle that dies at any step leaves them to the next. Retries sit on I/O only
+validators, then scored; a cycle that dies at any step leaves them to the next. Task retries sit on I/O only
 (fetching, delivering). A failing feed is that feed's error, recorded in feed health; undelivered matches stay
-in the outbox and fail the run loudly, to be delivered by the next cycle.
+in the outbox and fail the run loudly, to be delivered by the next cycle. A deployment's failed run is retried
+once a minute later (a cycle is idempotent, and an outage's alerts then wait one minute, not one interval);
+``newsmon run`` and ``serve`` without a server report a failed cycle instead and leave it to the next.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from prefect.runtime import flow_run
 
 from models.scoring import Scorer
 from newsmon import pipeline
-from newsmon.config import FeedConfig, Settings, load_settings
+from newsmon.config import PROJECT_ROOT, FeedConfig, Settings, load_settings
 from newsmon.dev.demo import demo_feeds
 from newsmon.errors import DeliveryError
 from newsmon.fetch import FetchRequest, FetchResult
@@ -93,9 +95,14 @@ def deliver_outbox(store: Store, settings: Settings) -> tuple[int, int]:
 
 
 def cycle_settings(config_file: str | None, kafka_bootstrap: str | None) -> Settings:
-    """A flow run's settings: the config file (and environment), with the broker its caller started."""
+    """A flow run's settings: the config file (and environment), with the broker its caller started. A relative
+    config file not found from the working directory is newsmon's own (``config/live.yaml``): a deployment's
+    run starts wherever its worker was started."""
     overrides = {"kafka_bootstrap": kafka_bootstrap} if kafka_bootstrap else {}
-    return load_settings(Path(config_file) if config_file else None, **overrides)
+    path = Path(config_file) if config_file else None
+    if path is not None and not path.is_absolute() and not path.exists():
+        path = PROJECT_ROOT / path
+    return load_settings(path, **overrides)
 
 
 def _feeds(settings: Settings, demo: bool) -> AbstractContextManager[tuple[tuple[FeedConfig, ...], Settings]]:
@@ -103,7 +110,7 @@ def _feeds(settings: Settings, demo: bool) -> AbstractContextManager[tuple[tuple
     return demo_feeds(settings) if demo else nullcontext((pipeline.feeds_to_poll(settings), settings))
 
 
-@flow(name="newsmon-monitor", retries=0, validate_parameters=True)
+@flow(name="newsmon-monitor", retries=1, retry_delay_seconds=60, validate_parameters=True)
 def monitor_cycle(
     config_file: str | None = None, due_only: bool = True, demo: bool = False, kafka_bootstrap: str | None = None
 ) -> dict[str, object]:

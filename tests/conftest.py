@@ -144,12 +144,15 @@ class PrefectServer:
 
 
 @pytest.fixture(scope="session")
-def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
-    """One real Prefect server (API, scheduler and the other services) for the whole session."""
+def prefect_server(tmp_path_factory: pytest.TempPathFactory, postgres_server: LocalPostgres) -> Iterator[PrefectServer]:
+    """One real Prefect server (API, scheduler and the other services) for the whole session, on the session's
+    PostgreSQL, as in production (Prefect's maintainers warn that its SQLite database locks under load)."""
     root = tmp_path_factory.mktemp("prefect-server")
     port = free_port()
+    database = postgres_server.create_database("prefect").replace("postgresql://", "postgresql+asyncpg://", 1)
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env["PREFECT_HOME"] = str(root / "home")
+    env["PREFECT_API_DATABASE_CONNECTION_URL"] = database
     log = root / "server.log"
     with log.open("w") as out:
         process = subprocess.Popen(

@@ -82,7 +82,8 @@ def _one_cycle(monitor: _Monitor, due_only: bool, keep_going: bool) -> None:
     try:
         if monitor.kafka_bootstrap:  # the local broker: started again if it died since the last cycle
             with_kafka(settings_of(monitor.config))
-        result = monitor_cycle(**monitor.parameters(due_only))
+        # no flow retry here: this command reports a failed cycle, and the next cycle retries it
+        result = monitor_cycle.with_options(retries=0)(**monitor.parameters(due_only))
     except Exception as exc:  # a cycle's failure must never end the service: report it, retry next cycle
         if not keep_going:
             raise

@@ -1,0 +1,45 @@
+"""What a deployment's run relies on, wherever its worker was started: ``prefect.yaml`` names the installed flow,
+caps each deployment at one cycle at a time, and its relative config file resolves to newsmon's own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from prefect.flows import load_flow_from_entrypoint
+
+from flows.monitor import cycle_settings, monitor_cycle
+from newsmon.config import PROJECT_ROOT
+
+PROJECT = yaml.safe_load((PROJECT_ROOT / "prefect.yaml").read_text())
+
+
+def test_every_deployment_runs_the_installed_monitor_flow_one_cycle_at_a_time_on_the_process_pool() -> None:
+    deployments = PROJECT["deployments"]
+    assert len(deployments) >= 2  # two cycle slots: they split the feeds through the state's leases
+    assert len({d["name"] for d in deployments}) == len(deployments)
+    for deployment in deployments:
+        assert load_flow_from_entrypoint(deployment["entrypoint"]).name == monitor_cycle.name
+        assert deployment["concurrency_limit"] == {"limit": 1, "collision_strategy": "CANCEL_NEW"}
+        assert deployment["work_pool"]["name"] == "newsmon"
+        assert deployment["schedules"][0]["interval"] >= 60
+        assert (PROJECT_ROOT / deployment["parameters"]["config_file"]).is_file()
+    assert PROJECT["pull"] == []  # no step that ties a worker to the deploying machine's folder
+
+
+def test_a_deployment_run_is_retried_and_a_cli_cycle_is_not() -> None:
+    assert monitor_cycle.retries == 1 and monitor_cycle.retry_delay_seconds == 60
+    assert monitor_cycle.with_options(retries=0).retries == 0
+
+
+def test_a_relative_config_file_resolves_from_the_working_directory_first_then_newsmons_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a worker started anywhere
+    live = cycle_settings("config/live.yaml", None)
+    assert len(live.feeds) >= 10  # newsmon's own config/live.yaml
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "live.yaml").write_text(yaml.safe_dump({"poll_interval_seconds": 123}))
+    assert cycle_settings("config/live.yaml", None).poll_interval_seconds == 123  # the working directory's wins
+    assert cycle_settings(None, "broker:9092").kafka_bootstrap == "broker:9092"
