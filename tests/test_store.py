@@ -211,26 +211,28 @@ def test_both_backends_hold_the_same_tables_version_for_version(tmp_path: Path, 
     assert version == (len(pg_schema.MIGRATIONS),)
 
 
-def test_workers_starting_together_migrate_once(state_url: str) -> None:
+def test_workers_starting_together_migrate_once(reopen: Opener) -> None:
+    """Several processes opening a new state at the same moment (a service's workers starting together): each
+    opens it, none fails half-way through a migration another one is running."""
     stores: list[StateStore] = []
     errors: list[BaseException] = []
+    together = threading.Barrier(6)
 
     def start() -> None:
+        together.wait()
         try:
-            stores.append(PostgresStore(state_url))
+            stores.append(reopen())
         except BaseException as exc:  # pragma: no cover - what the assertion reports
             errors.append(exc)
 
-    threads = [threading.Thread(target=start) for _ in range(4)]
+    threads = [threading.Thread(target=start) for _ in range(6)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert errors == [] and len(stores) == 4
+    assert errors == [] and len(stores) == 6
     stores[0].record_intake([], [_story(1)])
-    assert [len(s.pending_stories()) for s in stores] == [1, 1, 1, 1]
-    for store in stores:
-        store.close()
+    assert [len(s.pending_stories()) for s in stores] == [1] * 6
 
 
 def test_concurrent_writers_of_one_alert_queue_it_once(state_url: str) -> None:

@@ -148,14 +148,19 @@ class SQLiteDatabase:
 
 
 def _migrate(path: Path) -> None:
-    """Create the file and its tables if missing, and bring an older one up to date (PRAGMA user_version)."""
+    """Create the file and its tables if missing, and bring an older one up to date (PRAGMA user_version).
+    One process at a time (a lock file): workers that start together would otherwise each read the old version
+    and run the same migration, and all but one fail on a column that already exists."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=30)
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.executescript(_SCHEMA)
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            conn.executescript(f"BEGIN; {script} PRAGMA user_version = {number}; COMMIT;")
-    finally:
-        conn.close()
+    with open(f"{path}.migrate.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        conn = sqlite3.connect(path, timeout=30)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                conn.executescript(f"BEGIN; {script} PRAGMA user_version = {number}; COMMIT;")
+        finally:
+            conn.close()
+            fcntl.flock(lock, fcntl.LOCK_UN)
