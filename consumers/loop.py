@@ -22,7 +22,7 @@ from typing import Any
 
 from consumers.sqlite import transaction
 from newsmon.dev.faults import crash_point
-from newsmon.kafka_io import make_producer
+from newsmon.kafka_io import make_producer, unreachable
 from newsmon.messages import MatchMessage, MessageError
 
 __all__ = ["ConsumeOptions", "HandledLog", "PoisonMessageError", "consume", "decode_alert"]
@@ -169,20 +169,32 @@ class _Processor:
             self.dlq.close(timeout=5)
 
 
+def _subscribe(options: ConsumeOptions) -> Any:
+    """A consumer of the alerts topic in the options' group; a broker that does not answer (kafka-python gives
+    up bootstrapping after 30 s) is one clear error, not a traceback."""
+    from kafka import KafkaConsumer
+    from kafka.errors import KafkaError
+
+    try:
+        return KafkaConsumer(
+            options.topic,
+            bootstrap_servers=options.bootstrap,
+            group_id=options.group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest" if options.from_beginning else "latest",
+            client_id=f"newsmon-{options.group}",
+        )
+    except KafkaError as exc:
+        raise unreachable(options.bootstrap, exc) from None
+
+
 def consume(options: ConsumeOptions, handle: Handler, on_dead: DeadHandler | None = None) -> int:
     """Feed each valid, not yet handled alert to ``handle`` and commit its offset after; returns alerts handled.
     ``on_dead`` hears of each record sent to the DLQ (record, reason)."""
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import TopicPartition
     from kafka.structs import OffsetAndMetadata
 
-    consumer = KafkaConsumer(
-        options.topic,
-        bootstrap_servers=options.bootstrap,
-        group_id=options.group,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest" if options.from_beginning else "latest",
-        client_id=f"newsmon-{options.group}",
-    )
+    consumer = _subscribe(options)
     flag = _StopFlag()
     previous = _install(flag)
     processor = _Processor(options, handle, flag, on_dead)

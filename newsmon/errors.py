@@ -12,7 +12,7 @@ know which HTTP or Kafka client sits underneath.
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "DeliveryError", "FeedError", "LocalKafkaError", "NewsmonError"]
+__all__ = ["ConfigError", "DeliveryError", "FeedError", "KafkaUnreachableError", "LocalKafkaError", "NewsmonError"]
 
 
 class NewsmonError(Exception):
@@ -37,6 +37,10 @@ class FeedError(NewsmonError):
 
 class DeliveryError(NewsmonError):
     """Kafka did not acknowledge a message in time; the message stays in the outbox for the next cycle."""
+
+
+class KafkaUnreachableError(NewsmonError):
+    """No broker answers at the configured address: a consumer cannot start."""
 
 
 class LocalKafkaError(NewsmonError):

@@ -14,7 +14,7 @@ from typing import Any
 
 from newsmon.config import Settings
 from newsmon.dev.faults import crash_point
-from newsmon.errors import ConfigError
+from newsmon.errors import ConfigError, KafkaUnreachableError
 from newsmon.messages import OutboxMessage
 from newsmon.store import Store
 
@@ -25,6 +25,7 @@ __all__ = [
     "deliver_outbox",
     "ensure_topics",
     "make_producer",
+    "unreachable",
 ]
 
 
@@ -45,6 +46,14 @@ def alert_topics(settings: Settings, seed_topic_ids: Sequence[str] = ()) -> list
     if settings.topic_per_seed_topic:
         names += [f"{settings.topic_matches}.{topic_id}" for topic_id in seed_topic_ids]
     return names
+
+
+def unreachable(bootstrap: str, exc: Exception) -> KafkaUnreachableError:
+    """What a command says when no broker answers at ``bootstrap`` (kafka-python gives up after 30 s)."""
+    return KafkaUnreachableError(
+        f"cannot reach Kafka at {bootstrap} ({exc}). Is the broker running? 'newsmon kafka start' starts a local "
+        "one; NEWSMON_KAFKA_BOOTSTRAP (or kafka_bootstrap in the config) says where yours is"
+    )
 
 
 def ensure_topics(bootstrap: str, settings: Settings, seed_topic_ids: Sequence[str] = ()) -> None:

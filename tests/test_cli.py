@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -103,6 +104,20 @@ def test_a_usage_error_is_clicks_message_with_exit_code_2_never_a_traceback(args
     result = _newsmon(*args)
     assert result.returncode == 2
     assert message in " ".join(result.stderr.split()) and "Traceback" not in result.stderr
+
+
+def test_a_consumer_with_no_broker_at_its_address_says_so_in_one_error(tmp_path: Path) -> None:
+    import os
+
+    from .conftest import free_port
+
+    address = f"127.0.0.1:{free_port()}"  # nothing listens: every connection is refused
+    env = {**os.environ, "NEWSMON_KAFKA_BOOTSTRAP": address, "NEWSMON_DATA_DIR": str(tmp_path)}
+    result = _newsmon("tail", "--idle-timeout", "5", env=env)
+    said = " ".join(result.stderr.split())
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert f"error: cannot reach Kafka at {address}" in said and "newsmon kafka start" in said
+    assert "Traceback" not in result.stderr
 
 
 def test_fetch_prints_a_feeds_stories_through_the_guarded_production_path(tmp_path) -> None:  # type: ignore[no-untyped-def]

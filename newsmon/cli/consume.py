@@ -42,12 +42,17 @@ def _options(
 ) -> ConsumeOptions:
     """Loop options for a consumer: the broker (the local one, started if none is configured), its group's
     handled-log, the DLQ."""
+    from kafka.errors import KafkaError
+
     from consumers.loop import ConsumeOptions
-    from newsmon.kafka_io import ensure_topics
+    from newsmon.kafka_io import ensure_topics, unreachable
 
     settings = with_kafka(settings)
     bootstrap = settings.kafka_bootstrap
-    ensure_topics(bootstrap, settings)
+    try:
+        ensure_topics(bootstrap, settings)
+    except KafkaError as exc:
+        raise unreachable(bootstrap, exc) from None
     return ConsumeOptions(
         bootstrap=bootstrap,
         topic=settings.topic_matches,
