@@ -131,6 +131,8 @@ def monitor_cycle(
             stories, outcomes = parse_task(results, settings)
             new = pipeline.record_intake(store, results, outcomes, feeds, stories, settings.topic_dlq)
             summary.fetched(results, outcomes, len(stories), new)
+    for line in summary.failure_lines():
+        logger.warning(line)
     if summary.new or summary.carried:
         summary.recorded = match_task(store, scorer, settings, summary.run_id)
     summary.delivered, summary.undelivered = deliver_outbox(store, settings)

@@ -135,6 +135,14 @@ class CycleSummary:
             f"{self.delivered} delivered, {self.undelivered} waiting in the outbox"
         )
 
+    def failure_lines(self, most: int = 20) -> list[str]:
+        """One line per feed that failed this cycle, with its reason, for the log: a person must see them
+        without asking. At most ``most``, then how many more (a cycle over thousands of feeds may have many)."""
+        lines = [f"feed {f.feed_id} failed: {f.error_kind}: {f.error}" for f in self.failures[:most]]
+        if len(self.failures) > most:
+            lines.append(f"… and {len(self.failures) - most} more failing feeds: 'newsmon feeds status' lists them")
+        return lines
+
     def as_dict(self) -> dict[str, object]:
         """The flow run's result."""
         return {

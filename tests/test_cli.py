@@ -120,6 +120,46 @@ def test_a_consumer_with_no_broker_at_its_address_says_so_in_one_error(tmp_path:
     assert "Traceback" not in result.stderr
 
 
+def test_a_cycle_warns_of_each_failing_feed_with_its_reason(tmp_path: Path) -> None:
+    import os
+
+    import yaml
+
+    from newsmon.dev.feedserver import FeedServer
+
+    from .conftest import free_port
+
+    server = FeedServer(tmp_path).start()  # an empty folder: every feed answers 404
+    try:
+        feeds = [{"url": server.url(f"gone-{n}.xml"), "name": f"gone {n}"} for n in range(3)]
+        config = tmp_path / "newsmon.yaml"
+        config.write_text(yaml.safe_dump({"feeds": feeds, "fetch_allow_networks": ["127.0.0.1/32"]}))
+        env = {
+            **os.environ,
+            "NEWSMON_DATA_DIR": str(tmp_path / "data"),
+            "NEWSMON_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",  # nothing matches, so nothing is delivered
+        }
+        result = _newsmon("run", "--once", "--config", str(config), env=env)
+    finally:
+        server.stop()
+    output = result.stdout + result.stderr
+    warnings = [line for line in output.splitlines() if "WARNING" in line and "failed: " in line]
+    assert result.returncode == 0, output[-3000:]  # a broken feed never stops a cycle
+    assert len(warnings) == 3 and all("404" in line for line in warnings), output[-3000:]
+    assert {f"gone-{n}" for n in range(3)} <= {w.split("feed ", 1)[1].split(" failed")[0] for w in warnings}
+
+
+def test_a_cycle_with_many_failing_feeds_warns_of_the_first_twenty_then_counts() -> None:
+    from newsmon.pipeline import CycleSummary, FeedOutcome
+
+    summary = CycleSummary(run_id="r")
+    outcomes = [FeedOutcome(f"f{n}", 500, 0, "http", "HTTP 500") for n in range(25)]
+    summary.fetched([], outcomes, 0, 0)
+    lines = summary.failure_lines()
+    assert lines[0] == "feed f0 failed: http: HTTP 500" and len(lines) == 21
+    assert lines[-1].startswith("… and 5 more failing feeds")
+
+
 def test_fetch_prints_a_feeds_stories_through_the_guarded_production_path(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import json
     import os
