@@ -234,12 +234,25 @@ def test_feeds_status_shows_moves_disables_and_errors(tmp_path) -> None:  # type
             ),
         ]
     )
-    result = _newsmon("feeds", "status", env={**os.environ, "NEWSMON_DATA_DIR": str(tmp_path), "COLUMNS": "250"})
+    guarded = FeedConfig(url="https://10.0.0.1/rss", name="guarded")  # an error whose fix is at its end
+    error = "[10.0.0.1] is not a public address; allow its network with fetch_allow_networks: ['10.0.0.0/8']"
+    store.save_feeds(
+        [after_fetch(None, guarded, FetchResult("guarded", guarded.url, now, error_kind="ssrf", error=error), 0)]
+    )
+    config = tmp_path / "newsmon.yaml"  # one more configured feed, never polled
+    config.write_text(f"data_dir: {tmp_path}\nfeeds: [{{url: 'https://new.example/rss', name: fresh}}]\n")
+    env = {**os.environ, "COLUMNS": "250"}
+    result = _newsmon("feeds", "status", "--config", str(config), env=env)
     assert result.returncode == 0, result.stderr
     lines = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.count("│") > 5}
     assert "moved to https://new.example/rss" in lines["moved"]
     assert "disabled: HTTP 410 Gone" in lines["gone"]
     assert "no answer in 20 s" in lines["slow"] and "│ 1 " in lines["slow"]
+    assert error in lines["guarded"]  # whole, brackets and all (not eaten as markup)
+    assert "not polled yet" in lines["fresh"]
+    narrow = _newsmon("feeds", "status", "--config", str(config), env={**os.environ, "COLUMNS": "100"})
+    notes = "".join(line.rsplit("│", 2)[1] for line in narrow.stdout.splitlines() if line.count("│") > 5)
+    assert error.replace(" ", "") in notes.replace(" ", "")  # wrapped over several lines, never cut
 
 
 @pytest.mark.model

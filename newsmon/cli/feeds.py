@@ -23,14 +23,18 @@ app = typer.Typer(help="The feeds being watched and their health.", no_args_is_h
 
 @app.command("status")
 def status(config: ConfigOption = None) -> None:
-    """A table of every polled feed: last status, last success, failures, items, share of 304s, next poll,
-    last error (and whether it moved or was disabled)."""
+    """A table of every feed, configured or polled before: last status, last success, failures, items, share
+    of 304s, next poll, and the whole last error (or whether it moved or was disabled)."""
+    from rich.markup import escape
+
+    from newsmon.feedlist import configured_feeds
     from newsmon.store import open_store
 
-    table = Table(
-        "feed", "status", "last success (UTC)", "failures", "items", "304s", "next poll (UTC)", "last error / note"
-    )
-    for health in open_store(settings_of(config)).feed_rows().values():
+    settings = settings_of(config)
+    rows = open_store(settings).feed_rows()
+    table = Table("feed", "status", "last success (UTC)", "failures", "items", "304s", "next poll (UTC)")
+    table.add_column("last error / note", overflow="fold")  # wrapped, never cut: the fix is often at its end
+    for health in rows.values():
         share = f"{health.not_modified / health.fetches:.0%}" if health.fetches else "-"
         note = health.last_error or ""
         if health.disabled:
@@ -45,8 +49,11 @@ def status(config: ConfigOption = None) -> None:
             str(health.items),
             share,
             "-" if health.disabled else utc_minute(health.next_due, "now"),
-            note[:80],
+            escape(note),
         )
+    for feed in configured_feeds(settings):
+        if feed.id not in rows:
+            table.add_row(feed.id, "-", "-", "0", "0", "-", "now", "not polled yet")
     console.print(table)
 
 
