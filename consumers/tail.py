@@ -11,7 +11,12 @@ from rich.markup import escape
 from consumers.loop import ConsumeOptions, consume
 from newsmon.messages import MatchMessage
 
-__all__ = ["render_alert", "tail"]
+__all__ = ["clip", "render_alert", "tail"]
+
+
+def clip(text: str, most: int) -> str:
+    """``text`` cut to ``most`` characters, with an ellipsis when it was longer: a cut must show."""
+    return text if len(text) <= most else text[: most - 1].rstrip() + "…"
 
 
 def render_alert(message: MatchMessage) -> str:
@@ -23,14 +28,14 @@ def render_alert(message: MatchMessage) -> str:
     lines = [
         f"[bold]{when}[/]  [green]{message.score:.2f}[/]  [cyan]{escape(best.name)}[/]  "
         f"[bold]{escape(story.title)}[/]" + (f"  [dim]({escape(story.source)})[/]" if story.source else ""),
-        f"    why: “{escape(evidence.story_sentence[:140])}” ~ seed “{escape(evidence.seed_sentence[:140])}”"
+        f"    why: “{escape(clip(evidence.story_sentence, 140))}” ~ seed “{escape(clip(evidence.seed_sentence, 140))}”"
         f" (cosine {evidence.similarity:.2f})",
     ]
     if evidence.keywords:
         lines.append(f"    keywords: {escape(', '.join(evidence.keywords))}")
     if evidence.exclusion is not None:
         lines.append(
-            f"    closest exclusion: “{escape(evidence.exclusion.sentence[:100])}” "
+            f"    closest exclusion: “{escape(clip(evidence.exclusion.sentence, 100))}” "
             f"(cosine {evidence.exclusion.similarity:.2f})"
         )
     if others:

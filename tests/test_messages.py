@@ -124,3 +124,16 @@ def test_the_console_alert_shows_relevance_evidence_exclusion_and_other_outlets(
     assert "0.83" in text and "Huawei under US chip sanctions" in text
     assert "closest exclusion: “Shares of X rose”" in text
     assert "same story from 1 more: Yonhap" in text
+
+
+def test_the_console_alert_marks_a_cut_sentence_with_an_ellipsis() -> None:
+    from dataclasses import replace
+
+    from consumers.tail import clip, render_alert
+
+    match = _match()
+    long = "Huawei " + "expands chip output " * 20
+    topic = replace(match.topics[0], evidence=replace(match.topics[0].evidence, story_sentence=long))
+    text = render_alert(alert_message(replace(match, topics=(topic,)), MODEL, "r"))
+    assert f"why: “{long[:139].rstrip()}…”" in text
+    assert clip("short", 140) == "short" and clip("abcdef", 4) == "abc…"

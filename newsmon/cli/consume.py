@@ -83,8 +83,8 @@ def tail(
     idle_timeout: IdleOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print each message exactly as published.")] = False,
 ) -> None:
-    """Print alerts as they arrive: time, relevance, topic, title, evidence, other outlets, link ('newsmon
-    tail' is the same command)."""
+    """Print alerts as they arrive, in the order they were published to Kafka (not by story date): time,
+    relevance, topic, title, evidence, other outlets, link ('newsmon tail' is the same command)."""
     from consumers.tail import tail as print_alerts
 
     settings = load_settings(config)
