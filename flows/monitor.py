@@ -27,6 +27,7 @@ from newsmon.dev.demo import demo_feeds
 from newsmon.errors import DeliveryError
 from newsmon.fetch import FetchRequest, FetchResult
 from newsmon.kafka_io import DeliveryReport
+from newsmon.logs import apply_log_policy
 from newsmon.store import Store, open_store
 from newsmon.story import Story
 
@@ -116,6 +117,7 @@ def monitor_cycle(
 ) -> dict[str, object]:
     """Poll the feeds once: load seeds → fetch → parse → intake → embed and match → record → deliver. ``demo``
     polls the bundled recorded feeds; ``kafka_bootstrap`` is the broker the caller started, if none is set."""
+    apply_log_policy()  # a deployment's run is a fresh process: the policy its worker's environment asks for
     logger = get_run_logger()
     settings = cycle_settings(config_file, kafka_bootstrap)
     store = open_store(settings)

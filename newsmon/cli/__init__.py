@@ -8,12 +8,14 @@ parts (torch, Prefect, Kafka clients) are imported inside the commands that need
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
 from newsmon.cli import consume, feeds, kafka, matching, monitor, review, seeds
 from newsmon.cli.common import err
 from newsmon.errors import NewsmonError
+from newsmon.logs import apply_log_policy
 
 __all__ = ["app", "main"]
 
@@ -23,6 +25,19 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _everywhere(
+    loud: Annotated[
+        bool,
+        typer.Option("--verbose", help="Show the libraries' own logs too (kafka-python, transformers, torch)."),
+    ] = False,
+) -> None:
+    """Watch news feeds for stories about your seed articles and stream matches to Kafka."""
+    apply_log_policy(loud)
+
+
 app.command()(monitor.run)
 app.command()(monitor.serve)
 app.command()(monitor.replay)

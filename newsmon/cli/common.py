@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from newsmon.config import Settings, load_settings
+from newsmon.logs import verbose
 
 __all__ = [
     "ConfigOption",
@@ -45,13 +46,17 @@ def settings_of(config: Path | None) -> Settings:
 def prefect_environment(settings: Settings) -> None:
     """Prefect's settings for a newsmon process, set before Prefect is first imported (it reads them once):
     its home (run records, the temporary API's database) under newsmon's data dir unless PREFECT_HOME says
-    otherwise; no telemetry (it also races the temporary API's database); and time for that API's cold first
-    start (imports and database migrations take over 20 s on 2 cores)."""
+    otherwise; no telemetry (it also races the temporary API's database); time for that API's cold first
+    start (imports and database migrations take over 20 s on 2 cores); and its loggers' levels."""
     home = Path(os.environ.setdefault("PREFECT_HOME", str(settings.prefect_home))).expanduser()
     home.mkdir(parents=True, exist_ok=True)  # Prefect makes only the last folder of it
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    if not verbose():  # the log policy: a flow run's own lines (start, summary, failing feeds, end), not Prefect's
+        # bookkeeping (a line per finished task, the temporary server's start and its advice)
+        for logger, level in (("PREFECT", "WARNING"), ("PREFECT_TASK_RUNS", "WARNING"), ("PREFECT_FLOW_RUNS", "INFO")):
+            os.environ.setdefault(f"PREFECT_LOGGING_LOGGERS_{logger}_LEVEL", level)
 
 
 @contextmanager

@@ -75,22 +75,21 @@ def _prepare(config: Path | None, demo: bool, service: bool) -> tuple[Settings, 
 
 
 def _one_cycle(monitor: _Monitor, due_only: bool, keep_going: bool) -> None:
-    """One monitoring cycle as a flow run, its summary printed. With ``keep_going`` a failed cycle is reported
+    """One monitoring cycle as a flow run (it logs its summary). With ``keep_going`` a failed cycle is reported
     and survived (a service must outlive a Kafka outage or a broken topics file); otherwise it is raised."""
     from flows.monitor import monitor_cycle
 
     try:
         if monitor.kafka_bootstrap:  # the local broker: started again if it died since the last cycle
             with_kafka(settings_of(monitor.config))
-        # no flow retry here: this command reports a failed cycle, and the next cycle retries it
-        result = monitor_cycle.with_options(retries=0)(**monitor.parameters(due_only))
+        # no flow retry here: this command reports a failed cycle, and the next cycle retries it. The flow run
+        # logs its own summary line: printing it here too said it twice
+        monitor_cycle.with_options(retries=0)(**monitor.parameters(due_only))
     except Exception as exc:  # a cycle's failure must never end the service: report it, retry next cycle
         if not keep_going:
             raise
         reason = str(exc) if isinstance(exc, NewsmonError) else f"{type(exc).__name__}: {exc}"
         err.print(f"[red]cycle failed: {escape(reason)}[/] — the next cycle retries")
-    else:
-        console.print(f"[bold]{escape(str(result['summary']))}[/]")
 
 
 def _serve_here(monitor: _Monitor, interval: float) -> None:
