@@ -191,15 +191,17 @@ def _states(backends: list[str], root: Path) -> Any:
     if "postgresql" in backends:  # its own temp dir directly under /tmp: the server's user must reach it
         postgres = LocalPostgres(Path(tempfile.mkdtemp(prefix="newsmon-bench-pg-")), port=_free_port(), durable=True)
         postgres.start()
-    for backend in backends:
-        if backend == "sqlite":
-            yield backend, lambda: {"data_dir": root / f"sqlite-{next(counter)}"}
-        else:
-            assert postgres is not None
-            yield backend, lambda: {"state_url": postgres.create_database(f"bench_{next(counter)}")}
-    if postgres is not None:
-        postgres.stop()
-        shutil.rmtree(postgres.root, ignore_errors=True)
+    try:  # the server stops whatever happens to the benchmark
+        for backend in backends:
+            if backend == "sqlite":
+                yield backend, lambda: {"data_dir": root / f"sqlite-{next(counter)}"}
+            else:
+                assert postgres is not None
+                yield backend, lambda: {"state_url": postgres.create_database(f"bench_{next(counter)}")}
+    finally:
+        if postgres is not None:
+            postgres.stop()
+            shutil.rmtree(postgres.root, ignore_errors=True)
 
 
 def main() -> None:
