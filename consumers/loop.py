@@ -22,7 +22,7 @@ from typing import Any
 
 from consumers.sqlite import transaction
 from newsmon.dev.faults import crash_point
-from newsmon.kafka_io import make_producer, unreachable
+from newsmon.kafka_io import close_producer, make_producer, unreachable
 from newsmon.messages import MatchMessage, MessageError
 
 __all__ = ["ConsumeOptions", "HandledLog", "PoisonMessageError", "consume", "decode_alert"]
@@ -166,7 +166,7 @@ class _Processor:
 
     def close(self) -> None:
         if self.dlq is not None:
-            self.dlq.close(timeout=5)
+            close_producer(self.dlq, timeout=5)
 
 
 def _subscribe(options: ConsumeOptions) -> Any:

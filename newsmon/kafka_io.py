@@ -8,6 +8,8 @@ outbox for the next cycle, so a broker outage loses no alert.
 from __future__ import annotations
 
 import contextlib
+import socket
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,9 +24,11 @@ __all__ = [
     "DeliveryReport",
     "alert_topics",
     "bootstrap_servers",
+    "close_producer",
     "deliver_outbox",
     "ensure_topics",
     "make_producer",
+    "probe",
     "unreachable",
 ]
 
@@ -54,6 +58,23 @@ def unreachable(bootstrap: str, exc: Exception) -> KafkaUnreachableError:
         f"cannot reach Kafka at {bootstrap} ({exc}). Is the broker running? 'newsmon kafka start' starts a local "
         "one; NEWSMON_KAFKA_BOOTSTRAP (or kafka_bootstrap in the config) says where yours is"
     )
+
+
+def probe(bootstrap: str, timeout: float = 3.0) -> None:
+    """Raise ``KafkaUnreachableError`` at once when no bootstrap address accepts a TCP connection.
+
+    kafka-python spends 30 s bootstrapping before it gives up, and a cycle bootstraps twice (topics, then
+    producer) on each of its delivery attempts: minutes of waiting and retry logs for a broker that is
+    simply not running. One connect per address says the same in milliseconds."""
+    refused: list[str] = []
+    for address in (a.strip() for a in bootstrap.split(",") if a.strip()):
+        host, _, port = address.rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]") or "localhost", int(port)), timeout=timeout):
+                return
+        except (OSError, ValueError) as exc:
+            refused.append(f"{address}: {exc.strerror or exc}" if isinstance(exc, OSError) else f"{address}: {exc}")
+    raise unreachable(bootstrap, Exception("; ".join(refused) or "no address given"))
 
 
 def ensure_topics(bootstrap: str, settings: Settings, seed_topic_ids: Sequence[str] = ()) -> None:
@@ -100,6 +121,27 @@ def make_producer(bootstrap: str, settings: Settings | None = None, client_id: s
     )
 
 
+def close_producer(producer: Any, timeout: float) -> None:
+    """Close a producer within ``timeout`` seconds, whatever state it is in, and never raise.
+
+    kafka-python's ``close(timeout)`` flushes first and raises ``KafkaTimeoutError`` when the flush times
+    out, before it reaches its own force-close: a wedged producer would leave its I/O thread running (one
+    more per cycle in a long-running worker) and turn a delivery report into a traceback. Whatever it
+    did not send is still unsent in the outbox, so forcing the close loses nothing.
+    """
+    from kafka.errors import KafkaError
+
+    try:
+        producer.close(timeout=timeout)
+    except KafkaError:
+        sender = getattr(producer, "_sender", None)  # close() raised before it could force-close its sender
+        if sender is not None:
+            sender.force_close()
+            sender.join(timeout)
+        with contextlib.suppress(KafkaError):
+            producer.close(timeout=0)
+
+
 @dataclass(frozen=True, slots=True)
 class DeliveryReport:
     sent: int
@@ -127,9 +169,10 @@ def _send_batch(producer: Any, messages: Sequence[OutboxMessage], timeout: float
             break
     crash_point("pipeline-sent")
     acked = []
+    deadline = time.monotonic() + timeout  # one deadline for the batch: a wedged producer costs `timeout`, once
     for message_id, future in futures:
         try:
-            future.get(timeout=timeout)
+            future.get(timeout=max(0.0, deadline - time.monotonic()))
         except KafkaError as exc:
             error = error or f"{type(exc).__name__}: {exc}"
             continue

@@ -5,7 +5,10 @@ only for what failed. The libraries underneath stay quiet unless asked (``newsmo
 - kafka-python logs an ERROR for every refused connection it will retry, 16 of them while a local broker starts;
   newsmon says itself when Kafka did not acknowledge (the outbox keeps the alerts);
 - transformers warns of its own deprecations (``torch_dtype``), torch's ONNX tracer of constants in a graph it
-  exports once; neither is the user's to act on.
+  exports once; neither is the user's to act on;
+- Prefect logs every exception that ends a flow or task run as an ERROR with its traceback. newsmon's own
+  errors (a ``NewsmonError``: Kafka did not acknowledge, a config file is wrong) already say what happened and
+  what to do, so Prefect's line about them is kept as a WARNING without the traceback.
 """
 
 from __future__ import annotations
@@ -14,14 +17,29 @@ import logging
 import os
 import warnings
 
-__all__ = ["LIBRARIES", "apply_log_policy", "verbose"]
+__all__ = ["LIBRARIES", "ExplainedFailures", "apply_log_policy", "verbose"]
 
+PREFECT_RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
 LIBRARIES = ("kafka", "transformers", "sentence_transformers", "torch", "onnxruntime", "huggingface_hub", "filelock")
 
 
 def verbose() -> bool:
     """Whether the libraries' own logs were asked for."""
     return os.environ.get("NEWSMON_VERBOSE", "").lower() in {"1", "true", "yes"}
+
+
+class ExplainedFailures(logging.Filter):
+    """Turns a log record about one of newsmon's own errors into a WARNING without a traceback: the error's
+    message is the explanation, the stack is newsmon's and Prefect's internals."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from newsmon.errors import NewsmonError
+
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, NewsmonError) and record.levelno > logging.WARNING:
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
 
 
 def apply_log_policy(loud: bool = False) -> None:
@@ -34,4 +52,8 @@ def apply_log_policy(loud: bool = False) -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # read when transformers is first imported
     for name in LIBRARIES:
         logging.getLogger(name).setLevel(logging.CRITICAL)
+    for name in PREFECT_RUN_LOGGERS:
+        run_logger = logging.getLogger(name)
+        if not any(isinstance(f, ExplainedFailures) for f in run_logger.filters):
+            run_logger.addFilter(ExplainedFailures())
     warnings.filterwarnings("ignore", module=r"(transformers|sentence_transformers|torch)(\.|$)")

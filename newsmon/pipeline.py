@@ -22,10 +22,18 @@ from models.scoring import Scorer, SeedMatch, matches_of
 from newsmon import __version__, messages, polling
 from newsmon.config import FeedConfig, Settings
 from newsmon.dev.faults import crash_point
-from newsmon.errors import ConfigError, FeedError
+from newsmon.errors import ConfigError, FeedError, KafkaUnreachableError
 from newsmon.feedlist import configured_feeds
 from newsmon.fetch import FetchLimits, FetchRequest, FetchResult, fetch_all
-from newsmon.kafka_io import DeliveryReport, bootstrap_servers, deliver_outbox, ensure_topics, make_producer
+from newsmon.kafka_io import (
+    DeliveryReport,
+    bootstrap_servers,
+    close_producer,
+    deliver_outbox,
+    ensure_topics,
+    make_producer,
+    probe,
+)
 from newsmon.normalise import RejectedEntry
 from newsmon.parse_pool import ParseJob, parse_all
 from newsmon.store import Alert, Keep, RecentMatch, ScoredStory, ScoringRecord, Store
@@ -41,6 +49,7 @@ __all__ = [
     "build_scorer",
     "dead_letter",
     "deliver",
+    "deliver_retrying",
     "enrol_feeds",
     "feeds_to_poll",
     "fetch_feeds",
@@ -57,6 +66,7 @@ __all__ = [
 ]
 
 SCORE_CHUNK = 2000  # stories scored and recorded per transaction: bounds memory and the work a crash repeats
+DELIVERY_RETRY_DELAYS = (2.0, 10.0)  # seconds between a cycle's delivery attempts while nothing gets through
 log = logging.getLogger(__name__)
 
 
@@ -529,6 +539,21 @@ def _seed_topic_ids(settings: Settings) -> list[str]:
     return [t.id for ts in load_seed_topics(settings.seeds_dir) for t in ts.topics]
 
 
+def deliver_retrying(
+    store: Store, settings: Settings, delays: Sequence[float] = DELIVERY_RETRY_DELAYS
+) -> DeliveryReport:
+    """Deliver, and again after each delay while nothing got through: a leader election or a broker still
+    starting passes in seconds, and an alert then waits seconds, not a whole interval. A failure is
+    reported, not raised, so the flow can say in one line what waits."""
+    report = deliver(store, settings)
+    for delay in delays:
+        if not (report.failed and report.sent == 0):
+            break
+        time.sleep(delay)
+        report = deliver(store, settings)
+    return report
+
+
 def deliver(store: Store, settings: Settings) -> DeliveryReport:
     """Deliver the outbox to the configured Kafka."""
     from kafka.errors import KafkaError
@@ -537,11 +562,14 @@ def deliver(store: Store, settings: Settings) -> DeliveryReport:
         return DeliveryReport(sent=0, failed=0)
     try:
         bootstrap = bootstrap_servers(settings)
+        probe(bootstrap)
         ensure_topics(bootstrap, settings, _seed_topic_ids(settings) if settings.topic_per_seed_topic else ())
         producer = make_producer(bootstrap, settings)
+    except KafkaUnreachableError as exc:
+        return DeliveryReport(sent=0, failed=store.outbox_counts()[1], error=str(exc))
     except KafkaError as exc:
         return DeliveryReport(sent=0, failed=store.outbox_counts()[1], error=f"{type(exc).__name__}: {exc}")
     try:
         return deliver_outbox(store, producer, timeout=settings.delivery_timeout_seconds)
     finally:
-        producer.close(timeout=5)
+        close_producer(producer, timeout=5)

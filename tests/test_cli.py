@@ -149,6 +149,43 @@ def test_a_cycle_warns_of_each_failing_feed_with_its_reason(tmp_path: Path) -> N
     assert {f"gone-{n}" for n in range(3)} <= {w.split("feed ", 1)[1].split(" failed")[0] for w in warnings}
 
 
+def test_a_cycle_with_kafka_down_says_what_waits_in_a_warning_and_one_error_never_a_traceback(tmp_path: Path) -> None:
+    import os
+
+    import yaml
+
+    from newsmon.config import load_settings
+    from newsmon.dev.feedserver import FeedServer
+    from newsmon.messages import OutboxMessage
+    from newsmon.store import SQLiteStore
+
+    from .conftest import free_port
+
+    address = f"127.0.0.1:{free_port()}"  # nothing listens: the broker is down
+    data = tmp_path / "data"
+    waiting = [
+        OutboxMessage(message_id=f"{n:032x}:s", key=f"{n:032x}", topic="newsmon.matches", value=b"{}", headers=())
+        for n in range(3)
+    ]
+    SQLiteStore(load_settings(data_dir=data).state_db).queue(waiting)  # alerts an earlier cycle could not deliver
+    server = FeedServer(tmp_path).start()
+    try:
+        config = tmp_path / "newsmon.yaml"
+        feeds = [{"url": server.url("gone.xml"), "name": "gone"}]
+        config.write_text(yaml.safe_dump({"feeds": feeds, "fetch_allow_networks": ["127.0.0.1/32"]}))
+        env = {**os.environ, "NEWSMON_DATA_DIR": str(data), "NEWSMON_KAFKA_BOOTSTRAP": address}
+        result = _newsmon("run", "--once", "--config", str(config), env=env)
+    finally:
+        server.stop()
+    output = result.stdout + result.stderr
+    lines = output.splitlines()
+    assert result.returncode == 1, output[-3000:]
+    assert "Traceback" not in output and not [line for line in lines if "| ERROR" in line], output[-3000:]
+    assert any("WARNING" in line and f"cannot reach Kafka at {address}" in line for line in lines), output[-3000:]
+    assert "error: 3 alert(s) wait in the outbox" in " ".join(result.stderr.split()), output[-3000:]
+    assert not [line for line in lines if "kafka." in line], output[-3000:]  # kafka-python's own lines stay quiet
+
+
 def test_a_cycle_with_many_failing_feeds_warns_of_the_first_twenty_then_counts() -> None:
     from newsmon.pipeline import CycleSummary, FeedOutcome
 
