@@ -94,12 +94,17 @@ class Archive:
         text: str | None = None,
         limit: int = 50,
     ) -> list[ArchivedAlert]:
-        """Alerts newest first, filtered by seed, topic id, published-since (ISO date) and title text."""
-        clauses, params = [], []
-        for column, value in (("seed = ?", seed), ("topic = ?", topic), ("published >= ?", since)):
+        """Alerts newest first, filtered by seed, topic (its id, or its name in any case), published-since (the
+        contract's UTC ISO text, which sorts as time) and title text."""
+        clauses: list[str] = []
+        params: list[str] = []
+        for column, value in (("seed = ?", seed), ("published >= ?", since)):
             if value:
                 clauses.append(column)
                 params.append(value)
+        if topic:
+            clauses.append("(topic = ? OR lower(topic_name) = lower(?))")
+            params += [topic, topic]
         if text:
             clauses.append("title LIKE ?")
             params.append(f"%{text}%")

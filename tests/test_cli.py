@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,12 +71,34 @@ def test_every_registered_command_is_in_the_help_list() -> None:
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "newsmon")
-def test_every_command_has_help(command: list[str]) -> None:
-    from typer.testing import CliRunner
+def test_every_command_has_plain_help(
+    command: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsmon.cli import main
 
-    result = CliRunner().invoke(app, [*command, "--help"])
-    assert result.exit_code == 0, result.output
-    assert "Usage" in result.output
+    monkeypatch.setenv("COLUMNS", "100")
+    code = 0
+    try:
+        main([*command, "--help"])
+    except SystemExit as exited:
+        code = exited.code or 0
+    assert code == 0
+    output = capsys.readouterr().out
+    assert "Usage: newsmon" in output, output
+    assert "<bool>" not in output  # a flag takes no value
+    usage = next(line for line in output.splitlines() if "Usage:" in line)
+    assert not re.search(r"[{\[][a-z_]+[}\]]", usage), usage  # arguments in capitals, as FILE, not {file}
+
+
+def test_help_paragraphs_flow_so_no_sentence_is_cut_by_a_docstrings_line_break() -> None:
+    from newsmon.cli import command
+
+    def helps(cmd: Any) -> list[str]:
+        return [cmd.help or "", *(h for sub in getattr(cmd, "commands", {}).values() for h in helps(sub))]
+
+    texts = helps(command())
+    assert len(texts) == len(COMMANDS)
+    assert not [t for t in texts if re.search(r"[^\n]\n[^\n]", t)]
 
 
 def test_importing_the_cli_does_not_load_torch_or_prefect() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from consumers.loop import HandledLog, PoisonMessageError, decode_alert
 from consumers.webhook import RateLimiter, WebhookTarget, post_alert, slack_text
 from newsmon.messages import Outlet
 
-from .alerts import alert, with_story
+from .alerts import TOPICS, alert, with_story
 from .webhook_receiver import Receiver, webhook_receiver
 
 
@@ -105,6 +106,36 @@ def test_the_archive_keeps_one_row_per_message_and_answers_queries(tmp_path: Pat
     assert [a.title for a in archive.query(text="China fab")] == ["Samsung halts China fab upgrade"]
     assert [a.message_id for a in archive.query(since="2026-03-06")] == [alert(3).message_id, alert(2).message_id]
     assert len(archive.query(limit=1)) == 1
+    name = TOPICS[1][1]
+    assert [a.title for a in archive.query(topic=name.upper())] == ["Headline number 2"]  # its name, in any case
+
+
+def test_archive_query_shows_seed_and_link_finds_topics_by_name_and_refuses_a_date_it_cannot_read(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "alerts.sqlite3"
+    archive = Archive(path)
+    archive.add(with_story(alert(1), title="[Exclusive] Huawei's fab"))
+    archive.add(alert(2, topic=1))
+
+    def query(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "newsmon", "archive", "query", "--file", str(path), *args]
+        env = {**os.environ, "COLUMNS": "200"}
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, env=env, check=False)
+
+    table = query("--topic", TOPICS[0][1])
+    assert table.returncode == 0, table.stderr
+    assert "[Exclusive] Huawei's fab" in table.stdout and "Headline number 2" not in table.stdout
+    assert "huawei-korea-chips" in table.stdout and "https://news.test/1" in table.stdout
+    bad = query("--since", "yesterday")
+    assert bad.returncode == 2 and "'yesterday' is not a time" in " ".join(bad.stderr.split())
+    assert "Traceback" not in bad.stderr
+    empty = query("--text", "nothing like this")
+    assert empty.returncode == 0 and "no alerts match (the archive holds 2)" in empty.stderr
+    assert empty.stdout.strip() == ""
 
 
 def test_the_digest_groups_by_seed_and_topic_and_never_repeats_a_line(tmp_path: Path) -> None:

@@ -7,8 +7,9 @@ parts (torch, Prefect, Kafka clients) are imported inside the commands that need
 
 from __future__ import annotations
 
+import inspect
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -17,7 +18,7 @@ from newsmon.cli.common import err
 from newsmon.errors import NewsmonError
 from newsmon.logs import apply_log_policy
 
-__all__ = ["app", "main"]
+__all__ = ["app", "command", "main"]
 
 app = typer.Typer(
     help="Watch news feeds for stories about your seed articles and stream matches to Kafka.",
@@ -54,10 +55,34 @@ app.add_typer(consume.consume_app, name="consume")
 app.add_typer(consume.archive_app, name="archive")
 
 
+def _plain_help(cmd: Any) -> Any:
+    """typer 0.29 labels every flag ``<bool>``, names arguments by their Python names (``{file}``) and keeps a
+    docstring's line breaks in the commands list, splitting sentences. newsmon's help shows a flag bare, an
+    argument in capitals (FILE, URL), and each paragraph as one flowing line, as click and most CLIs do."""
+    if cmd.help:
+        paragraphs = inspect.cleandoc(cmd.help).split("\n\n")
+        cmd.help = "\n\n".join(" ".join(p.split()) for p in paragraphs)
+    help_option = cmd.get_help_option(cmd.context_class(cmd))
+    for param in [*cmd.params, *([help_option] if help_option else [])]:
+        if param.param_type_name == "option" and param.is_flag and param.metavar is None:
+            param.metavar = ""
+        elif param.param_type_name == "argument" and param.metavar is None:
+            param.metavar = (param.name or "value").upper()
+    for sub in getattr(cmd, "commands", {}).values():
+        _plain_help(sub)
+    return cmd
+
+
+def command() -> Any:
+    """The click command tree behind ``newsmon``, with its help made plain."""
+    return _plain_help(typer.main.get_command(app))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning newsmon's errors into a message and exit code 1."""
     try:
-        code = app(args=argv, standalone_mode=False)  # click returns an Exit's code instead of raising it
+        # standalone_mode=False: click returns an Exit's code instead of raising it
+        code = command().main(args=argv, prog_name="newsmon", standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
     except NewsmonError as exc:

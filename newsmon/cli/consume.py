@@ -13,9 +13,10 @@ import json
 import sys
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from newsmon.cli.common import ConfigOption, console, err, with_kafka
@@ -30,7 +31,13 @@ consume_app = typer.Typer(
     help="Run a downstream consumer of the alerts topic: tail, webhook, digest or archive.", no_args_is_help=True
 )
 archive_app = typer.Typer(help="The alert archive written by 'newsmon consume archive'.", no_args_is_help=True)
-GroupOption = Annotated[str | None, typer.Option("--group", help="Consumer group (default: one per consumer).")]
+
+
+def _group_help(default: str) -> Any:
+    """The --group option of a consumer whose group is ``default`` unless one is given."""
+    return typer.Option("--group", help=f"Consumer group: its offsets and handled-log (default: {default}).")
+
+
 MaxOption = Annotated[int | None, typer.Option("--max", min=1, help="Exit after N alerts.")]
 IdleOption = Annotated[
     float | None, typer.Option("--idle-timeout", min=0, help="Exit once nothing arrived for SECONDS.")
@@ -102,7 +109,7 @@ def tail(
 def _consume_webhook(
     url: Annotated[str, typer.Argument(help="Where to POST each alert.", envvar="NEWSMON_WEBHOOK_URL")],
     config: ConfigOption = None,
-    group: GroupOption = None,
+    group: Annotated[str | None, _group_help("newsmon-webhook")] = None,
     slack: Annotated[
         bool, typer.Option("--slack", help="Send Slack-compatible {'text': …} instead of the JSON.")
     ] = False,
@@ -132,9 +139,9 @@ def _consume_webhook(
 @consume_app.command("digest")
 def _consume_digest(
     config: ConfigOption = None,
-    group: GroupOption = None,
+    group: Annotated[str | None, _group_help("newsmon-digest")] = None,
     folder: Annotated[Path | None, typer.Option(help="Where digests go (default: <data_dir>/digests).")] = None,
-    period: Annotated[str, typer.Option(help="One digest per hour, day or week.")] = "day",
+    period: Annotated[Literal["hour", "day", "week"], typer.Option(help="One digest per period.")] = "day",
     from_beginning: Annotated[
         bool, typer.Option("--from-beginning/--from-now", help="A new digest group starts at the oldest alert.")
     ] = True,
@@ -142,11 +149,9 @@ def _consume_digest(
     idle_timeout: IdleOption = None,
 ) -> None:
     """Write Markdown and HTML digests (digest-<period>.md/.html) grouped by seed and topic, kept up to date."""
-    from consumers.digest import PERIODS, Digest
+    from consumers.digest import Digest
     from consumers.loop import consume
 
-    if period not in PERIODS:
-        raise typer.BadParameter(f"choose one of {', '.join(PERIODS)}", param_hint="--period")
     settings = load_settings(config)
     digest = Digest(folder or settings.data_dir / "digests", period)
     options = _options(settings, group or "newsmon-digest", from_beginning, max_messages, idle_timeout)
@@ -157,7 +162,7 @@ def _consume_digest(
 @consume_app.command("archive")
 def _consume_archive(
     config: ConfigOption = None,
-    group: GroupOption = None,
+    group: Annotated[str | None, _group_help("newsmon-archive")] = None,
     file: Annotated[Path | None, typer.Option(help="The archive (default: <data_dir>/alerts.sqlite3).")] = None,
     from_beginning: Annotated[
         bool, typer.Option("--from-beginning/--from-now", help="A new archive group starts at the oldest alert.")
@@ -180,9 +185,11 @@ def _consume_archive(
 def _archive_query(
     config: ConfigOption = None,
     file: Annotated[Path | None, typer.Option(help="The archive (default: <data_dir>/alerts.sqlite3).")] = None,
-    seed: Annotated[str | None, typer.Option(help="Only this seed.")] = None,
-    topic: Annotated[str | None, typer.Option(help="Only this topic id.")] = None,
-    since: Annotated[str | None, typer.Option(help="Published on or after this ISO date.")] = None,
+    seed: Annotated[str | None, typer.Option(help="Only this seed (its id, as 'newsmon seeds list' shows).")] = None,
+    topic: Annotated[str | None, typer.Option(help="Only this topic: its id or its name.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Published since: a span back from now (7d, 36h) or a date (2026-11-20).")
+    ] = None,
     text: Annotated[str | None, typer.Option(help="Title contains this text.")] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many rows.")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
@@ -195,11 +202,33 @@ def _archive_query(
     path = file or load_settings(config).data_dir / "alerts.sqlite3"
     if not path.exists():
         raise typer.BadParameter(f"{path} does not exist: run 'newsmon consume archive' first", param_hint="--file")
-    rows = Archive(path).query(seed=seed, topic=topic, since=since, text=text, limit=limit)
+    archive = Archive(path)
+    rows = archive.query(seed=seed, topic=topic, since=_since(since), text=text, limit=limit)
     if as_json:
         sys.stdout.writelines(json.dumps(asdict(r), ensure_ascii=False) + "\n" for r in rows)
         return
-    table = Table("published", "relevance", "topic", "title", "source")
+    if not rows:
+        err.print(f"no alerts match (the archive holds {archive.count()})")
+        return
+    table = Table("published (UTC)", "seed", "relevance", "topic", "title", "source")
+    table.add_column("link", overflow="fold")
     for r in rows:
-        table.add_row(r.published[:16].replace("T", " "), f"{r.relevance:.2f}", r.topic_name, r.title, r.source)
+        published = r.published[:16].replace("T", " ")
+        cells = (published, r.seed, f"{r.relevance:.2f}", r.topic_name, r.title, r.source, r.url)
+        table.add_row(*(escape(c) for c in cells))  # a title's [brackets] are text, not markup
     console.print(table)
+
+
+def _since(text: str | None) -> str | None:
+    """``--since`` as the archive's published text (UTC ISO, ``Z``), or a usage error saying what it accepts."""
+    from datetime import UTC, datetime
+
+    from newsmon.messages import utc_text
+    from newsmon.timespan import parse_since
+
+    if text is None:
+        return None
+    try:
+        return utc_text(parse_since(text, datetime.now(UTC)).replace(microsecond=0))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--since") from None
