@@ -114,7 +114,7 @@ def _onnx_dir(cache_dir: Path) -> Path:
         if not (target / "onnx" / "model.onnx").exists():
             from sentence_transformers import SentenceTransformer
 
-            log.info("exporting the encoder to ONNX in %s (once; about 10 s)", target)
+            log.info("preparing the encoder for this machine: exporting it to ONNX in %s (once, about 10 s)", target)
             staging = cache_dir / f"{ONNX_DIR}.partial"
             shutil.rmtree(staging, ignore_errors=True)
             with _quiet("sentence_transformers"):  # its advice to save the export is exactly what we do next
@@ -151,6 +151,7 @@ def _load_onnx_int8(cache_dir: Path) -> Any:
     file_name = f"onnx/model_qint8_{target}.onnx"
     with _export_lock(cache_dir):
         if not (model_dir / file_name).exists():
+            log.info("quantising the ONNX encoder to int8 for %s (once, a few seconds)", target)
             fp32 = SentenceTransformer(
                 str(model_dir), backend="onnx", device="cpu", model_kwargs={"file_name": ONNX_FP32}
             )

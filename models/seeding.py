@@ -20,7 +20,7 @@ from models.sentences import split_sentences
 from models.topics import Topic, TopicSet, save_topics, seed_articles, topics_path
 from newsmon.errors import ConfigError
 
-__all__ = ["SeedBuild", "build_seeds", "build_topic_set", "cluster", "key_phrases", "phrases"]
+__all__ = ["SeedBuild", "article_title", "build_seeds", "build_topic_set", "cluster", "key_phrases", "phrases"]
 
 _MERGE_FLOOR = -0.2
 
@@ -161,6 +161,17 @@ def _name(phrases_of_topic: Sequence[str]) -> str:
     return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
 
 
+def article_title(article: str, default: str) -> str:
+    """The article's headline: its first line, unless that is a short kicker ("Huawei", "Memory chip
+    supercycle") above a headline. A headline has four words or more and does not end like a sentence, so the
+    first paragraph of an article whose title is short is never taken for it."""
+    lines = [line.strip() for line in article.splitlines() if line.strip()]
+    for line in lines[:2]:
+        if len(line.split()) >= 4 and not line.endswith((".", "!", "?")):
+            return line
+    return lines[0] if lines else default
+
+
 def build_topic_set(
     seed: str,
     article: str,
@@ -176,8 +187,7 @@ def build_topic_set(
 
     background = background or load_background(encoder)
     threshold = transfer_threshold() if threshold is None else threshold
-    lines = [line.strip() for line in article.splitlines() if line.strip()]
-    title = max(lines[:2], key=len) if lines else seed
+    title = article_title(article, seed)
     sentences = split_sentences(article)
     if not sentences:
         raise ValueError(f"seed {seed!r} has no sentences to build topics from")

@@ -17,15 +17,26 @@ import logging
 import os
 import warnings
 
-__all__ = ["LIBRARIES", "ExplainedFailures", "apply_log_policy", "verbose"]
+__all__ = ["LIBRARIES", "OWN", "ExplainedFailures", "apply_log_policy", "verbose"]
 
 PREFECT_RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
+OWN = ("newsmon", "models", "flows", "consumers")  # newsmon's own loggers: their INFO lines are for the user
 LIBRARIES = ("kafka", "transformers", "sentence_transformers", "torch", "onnxruntime", "huggingface_hub", "filelock")
 
 
 def verbose() -> bool:
     """Whether the libraries' own logs were asked for."""
     return os.environ.get("NEWSMON_VERBOSE", "").lower() in {"1", "true", "yes"}
+
+
+class _Console(logging.StreamHandler):  # type: ignore[type-arg]
+    """newsmon's own lines on stderr, in the same shape as a flow run's (time | level | source - message)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(
+            logging.Formatter("%(asctime)s.%(msecs)03d | %(levelname)-7s | %(name)s - %(message)s", "%H:%M:%S")
+        )
 
 
 class ExplainedFailures(logging.Filter):
@@ -47,6 +58,12 @@ def apply_log_policy(loud: bool = False) -> None:
     inherit) or ``NEWSMON_VERBOSE`` says otherwise. Idempotent: every entry point calls it."""
     if loud:
         os.environ["NEWSMON_VERBOSE"] = "1"
+    for name in OWN:  # INFO by default: the one-time model export says it is working, a seed's notes are seen
+        own = logging.getLogger(name)
+        if not any(isinstance(h, _Console) for h in own.handlers):
+            own.addHandler(_Console())
+            own.setLevel(logging.INFO)
+            own.propagate = False  # printed once, here; in a flow run Prefect's API handler also gets them
     if verbose():
         return
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # read when transformers is first imported

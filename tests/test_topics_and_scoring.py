@@ -11,7 +11,7 @@ import pytest
 from models.encoder import load_encoder
 from models.relevance import load_seed_models
 from models.scoring import Scorer
-from models.seeding import build_topic_set
+from models.seeding import article_title, build_topic_set
 from models.topics import Topic, TopicSet, load_seed_topics, load_topics, save_topics, write_thresholds
 from newsmon.config import PROJECT_ROOT
 from newsmon.errors import ConfigError
@@ -212,3 +212,23 @@ def test_a_second_seed_dropped_in_matches_its_own_stories_beside_the_first(tmp_p
     ]
     matched = [{a.topic_set.seed for a in row if a.matched} for row in scorer.assess(stories)]
     assert matched == [{"memory-chip-supercycle"}, {"huawei-korea-chips"}, set()]
+
+
+@pytest.mark.parametrize(
+    ("article", "title"),
+    [
+        ("Chips Act passes\nThe Senate passed the bill on Tuesday, after a long debate.\n", "Chips Act passes"),
+        (
+            "TSMC opens its first fab in Arizona\nThe plant, long delayed, starts production.\n",
+            "TSMC opens its first fab in Arizona",
+        ),
+        (
+            "Huawei\nHuawei intends to resume business with Korean chip firms\nA new report states it.\n",
+            "Huawei intends to resume business with Korean chip firms",
+        ),
+        ("\n\n  Memory prices soar again  \nBody.\n", "Memory prices soar again"),
+        ("", "the-seed-id"),
+    ],
+)
+def test_a_seeds_title_is_its_headline_never_its_first_paragraph(article: str, title: str) -> None:
+    assert article_title(article, "the-seed-id") == title

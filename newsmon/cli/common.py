@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from newsmon.config import Settings, load_settings
-from newsmon.logs import verbose
+from newsmon.logs import OWN, verbose
 
 __all__ = [
     "ConfigOption",
@@ -53,6 +53,7 @@ def prefect_environment(settings: Settings) -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", ",".join(OWN))  # their lines reach the run's logs in the UI
     if not verbose():  # the log policy: a flow run's own lines (start, summary, failing feeds, end), not Prefect's
         # bookkeeping (a line per finished task, the temporary server's start and its advice)
         for logger, level in (("PREFECT", "WARNING"), ("PREFECT_TASK_RUNS", "WARNING"), ("PREFECT_FLOW_RUNS", "INFO")):
