@@ -10,7 +10,7 @@ export DO_NOT_TRACK ?= 1
 # Prefect's temporary API server can take longer than its 20 s default to start cold on 2 busy cores
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
-.PHONY: setup run test test-fast test-faults test-hostile lint format bench bench-encoders bench-scale kafka-up kafka-down clean
+.PHONY: setup run test test-fast test-faults test-hostile lint format bench bench-encoders bench-scale bench-cycle kafka-up kafka-down clean
 
 $(STAMP): pyproject.toml uv.lock
 	@test -x $(UV) || { python3 -m venv $(VENV) && $(BIN)/pip install -q "uv==$(UV_VERSION)"; }
@@ -50,6 +50,9 @@ bench-encoders: setup  ## encoder backends: speed, cosine and alert agreement ag
 
 bench-scale: setup  ## 10,000 loopback feeds, 1/2/4 workers, SQLite vs PostgreSQL (about 10 min)
 	$(BIN)/python scripts/bench_scale.py
+
+bench-cycle: setup  ## the whole cycle through the real flow and broker: cold, warm, no change, memory over 100 cycles
+	$(BIN)/python scripts/bench_cycle.py
 
 bench: setup  ## benchmarks: print ratios measured in one run
 	$(BIN)/python scripts/bench_fetch.py

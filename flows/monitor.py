@@ -21,7 +21,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from models.scoring import Scorer
-from newsmon import pipeline
+from newsmon import pipeline, stages
 from newsmon.config import PROJECT_ROOT, FeedConfig, Settings, load_settings
 from newsmon.dev.demo import demo_feeds
 from newsmon.errors import DeliveryError
@@ -116,6 +116,7 @@ def monitor_cycle(
     """Poll the feeds once: load seeds → fetch → parse → intake → embed and match → record → deliver. ``demo``
     polls the bundled recorded feeds; ``kafka_bootstrap`` is the broker the caller started, if none is set."""
     apply_log_policy()  # a deployment's run is a fresh process: the policy its worker's environment asks for
+    before = stages.snapshot()
     logger = get_run_logger()
     settings = cycle_settings(config_file, kafka_bootstrap)
     store = open_store(settings)
@@ -136,6 +137,7 @@ def monitor_cycle(
     if summary.new or summary.carried:
         summary.recorded = match_task(store, scorer, settings, summary.run_id)
     summary.delivered, summary.undelivered = deliver_outbox(store, settings)
+    summary.seconds = stages.since(before)
     logger.info(summary.line())
     create_markdown_artifact(matches_markdown(summary), key="newsmon-matches", description=summary.line())
     if summary.undelivered:

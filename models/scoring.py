@@ -286,16 +286,26 @@ class Scorer:
     ) -> list[list[SeedAssessment]]:
         """Every seed's assessment of every story; all sentences are embedded together (``progress`` hears how
         many sentences are embedded as the encoder goes)."""
+        return self.assess_with_titles(stories, progress)[0]
+
+    def assess_with_titles(
+        self, stories: Sequence[Story], progress: Callable[[int], None] | None = None
+    ) -> tuple[list[list[SeedAssessment]], Vectors]:
+        """``assess``, and each story's unit title embedding (row i: story i). A story's title is its first
+        sentence, so near-duplicate grouping reuses that embedding instead of encoding every matched title again.
+        One encoder call for the whole batch: the encoder sorts its texts by length, so batches pad little."""
         per_story = [story_sentences(s) for s in stories]
         texts = [s for per in per_story for s in per]
         vectors = self.encoder.encode(texts, self.batch_size, progress)
         results = []
+        titles = []
         start = 0
         for sentences in per_story:
             block = vectors[start : start + len(sentences)]
+            titles.append(start)
             start += len(sentences)
             results.append([self._assess_seed(ts, sentences, block) for ts in self.topic_sets])
-        return results
+        return results, vectors[titles]
 
     def matches(self, stories: Sequence[Story]) -> list[SeedMatch]:
         """The (story, seed) pairs whose relevance reached the deciding topic's threshold."""

@@ -17,9 +17,12 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from models.duplicates import Grouping, group_near_duplicates
+from models.encoder import Vectors
 from models.scoring import Scorer, SeedMatch, matches_of
-from newsmon import __version__, messages, polling
+from newsmon import __version__, messages, polling, stages
 from newsmon.config import FeedConfig, Settings
 from newsmon.dev.faults import crash_point
 from newsmon.errors import ConfigError, FeedError, KafkaUnreachableError
@@ -116,6 +119,7 @@ class CycleSummary:
     delivered: int = 0
     undelivered: int = 0
     failures: list[FeedOutcome] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # per stage (newsmon.stages); Prefect's time is the rest
 
     def fetched(self, results: Sequence[FetchResult], outcomes: Sequence[FeedOutcome], stories: int, new: int) -> None:
         """Count what the fetch, parse and intake stages did (a cycle polls its feeds in leased batches)."""
@@ -163,6 +167,7 @@ class CycleSummary:
             "new": self.new,
             "carried": self.carried,
             "undelivered": self.undelivered,
+            "seconds": self.seconds,
         }
 
 
@@ -178,12 +183,14 @@ def feeds_to_poll(settings: Settings) -> tuple[FeedConfig, ...]:
     return feeds
 
 
+@stages.timed("leases")
 def enrol_feeds(store: Store, feeds: Sequence[FeedConfig]) -> None:
     """Give each enabled feed that is new, or whose configured URL changed, a row to lease (once per cycle)."""
     rows = store.feed_rows()
     store.enrol_feeds([(f.id, f.url) for f in feeds if f.enabled and (f.id not in rows or rows[f.id].url != f.url)])
 
 
+@stages.timed("leases")
 def plan_fetches(
     store: Store, feeds: Sequence[FeedConfig], due_only: bool, since: float, limit: int
 ) -> list[FetchRequest]:
@@ -212,12 +219,14 @@ def fetch_limits(settings: Settings) -> FetchLimits:
     )
 
 
+@stages.timed("fetch")
 def fetch_feeds(requests: Sequence[FetchRequest], settings: Settings) -> list[FetchResult]:
     results = fetch_all(requests, fetch_limits(settings))
     crash_point("pipeline-fetched")
     return results
 
 
+@stages.timed("parse")
 def parse_results(results: Sequence[FetchResult], timeout: float = 10.0) -> tuple[list[Story], list[FeedOutcome]]:
     """Stories of every fetched document, and one outcome per feed (a parse error is that feed's error).
 
@@ -258,6 +267,7 @@ def dead_letter(feed: FeedConfig, document_url: str, entry: RejectedEntry) -> me
     )
 
 
+@stages.timed("intake")
 def record_intake(
     store: Store,
     results: Sequence[FetchResult],
@@ -303,6 +313,7 @@ def _scorer(
     return Scorer(topic_sets, load_encoder(backend, cache_dir), models, batch_size)
 
 
+@stages.timed("load seeds and model")
 def build_scorer(settings: Settings) -> Scorer:
     """The scorer for the current topics and model files; rebuilt when one changes, so edits apply next cycle.
     A broken topics or model file is a ConfigError here, before a cycle fetches anything."""
@@ -340,15 +351,16 @@ class Verdicts:
 
     matches: list[SeedMatch]
     scored: list[ScoredStory]
+    title_vectors: dict[str, Vectors] = field(default_factory=dict)  # matched stories' unit title embeddings
 
 
 def judge(
     scorer: Scorer, stories: Sequence[Story], progress: Callable[[int], None] | None = None, seed: str | None = None
 ) -> Verdicts:
-    """Score stories against every seed (or only ``seed``); ``progress`` hears sentences embedded so far."""
-    assessed = [
-        [a for a in per_seed if seed in (None, a.topic_set.seed)] for per_seed in scorer.assess(stories, progress)
-    ]
+    """Score stories against every seed (or only ``seed``); ``progress`` hears sentences embedded so far. Each
+    text is embedded once: the matched stories' title embeddings are kept for near-duplicate grouping."""
+    every_seed, titles = scorer.assess_with_titles(stories, progress)
+    assessed = [[a for a in per_seed if seed in (None, a.topic_set.seed)] for per_seed in every_seed]
     scored = [
         ScoredStory(
             story_id=story.id,
@@ -366,26 +378,21 @@ def judge(
         for story, per_seed in zip(stories, assessed, strict=True)
         for a in per_seed
     ]
-    return Verdicts(matches_of(stories, assessed), scored)
+    matches = matches_of(stories, assessed)
+    row = {story.id: i for i, story in enumerate(stories)}
+    return Verdicts(matches, scored, {m.story.id: titles[row[m.story.id]] for m in matches})
 
 
-def group_matches(
-    store: Store, matches: Sequence[SeedMatch], scorer: Scorer, settings: Settings
-) -> dict[str, Grouping]:
+def group_matches(store: Store, verdicts: Verdicts, settings: Settings) -> dict[str, Grouping]:
     """Near-duplicate groups of the matched stories, per seed: against each other and that seed's recent
     matches in the store. A story repeating another seed's alert is still news to this seed."""
     window = timedelta(hours=settings.near_duplicate_window_hours)
-    stories = list({m.story.id: m.story for m in matches}.values())
-    if not stories:
-        return {}
-    vectors = scorer.encoder.encode([s.title for s in stories], scorer.batch_size)
-    position = {s.id: i for i, s in enumerate(stories)}
     groupings = {}
-    for seed in dict.fromkeys(m.seed for m in matches):
-        mine = [m.story for m in matches if m.seed == seed]
+    for seed in dict.fromkeys(m.seed for m in verdicts.matches):
+        mine = [m.story for m in verdicts.matches if m.seed == seed]
         earliest = min(s.published for s in mine) - window
         recent = store.recent_matches(since=earliest, seed=seed)
-        rows = vectors[[position[s.id] for s in mine]]
+        rows = np.stack([verdicts.title_vectors[s.id] for s in mine])
         groupings[seed] = group_near_duplicates(mine, rows, recent, settings.near_duplicate_cosine, window)
     return groupings
 
@@ -477,7 +484,7 @@ def _record_verdicts(
     store: Store, stories: Sequence[Story], verdicts: Verdicts, settings: Settings, scorer: Scorer, run_id: str
 ) -> Recorded:
     known = store.alerted((m.story.id, m.seed) for m in verdicts.matches)
-    groupings = group_matches(store, verdicts.matches, scorer, settings)
+    groupings = group_matches(store, verdicts, settings)
     by_id = {m.story.id: m.story for m in verdicts.matches}
     record = ScoringRecord(
         seen=[(s.id, s.feed_id) for s in stories],
@@ -500,6 +507,7 @@ def _embedding_progress(_done: int) -> None:
     crash_point("pipeline-embedding")
 
 
+@stages.timed("embed and match")
 def score_pending(store: Store, scorer: Scorer, settings: Settings, run_id: str) -> Recorded:
     """Score every pending story (this cycle's and any a failed cycle left), oldest first, ``SCORE_CHUNK`` at a
     time, each chunk recorded in its own transaction."""
@@ -539,6 +547,7 @@ def _seed_topic_ids(settings: Settings) -> list[str]:
     return [t.id for ts in load_seed_topics(settings.seeds_dir) for t in ts.topics]
 
 
+@stages.timed("deliver")
 def deliver_retrying(
     store: Store, settings: Settings, delays: Sequence[float] = DELIVERY_RETRY_DELAYS
 ) -> DeliveryReport:

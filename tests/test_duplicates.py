@@ -116,22 +116,11 @@ def test_recent_matches_are_kept_per_seed_and_old_unseeded_rows_count_for_every_
     assert [r.seed for r in store.recent_matches(since, "z")] == [""]
 
 
-class _Titles:
-    """An encoder stand-in: each title's vector is given."""
-
-    def __init__(self, vectors: dict[str, np.ndarray]) -> None:
-        self.vectors = vectors
-
-    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        return np.stack([self.vectors[t] for t in texts])
-
-
 def test_a_story_repeating_another_seeds_alert_is_news_to_its_own_seed(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from types import SimpleNamespace
 
     from models.scoring import SeedMatch
     from newsmon.config import Settings
-    from newsmon.pipeline import group_matches
+    from newsmon.pipeline import Verdicts, group_matches
 
     store = SQLiteStore(tmp_path / "state.sqlite3")
     earlier = _story("Samsung halts HBM shipments to China", 0)
@@ -139,9 +128,9 @@ def test_a_story_repeating_another_seeds_alert_is_news_to_its_own_seed(tmp_path)
         ScoringRecord(recent=[RecentMatch(earlier.id, earlier.id, earlier.published, _unit(1, 0, 0), "huawei")])
     )
     repeat = _story("Samsung halts HBM shipments to China - report", 3)
-    scorer = SimpleNamespace(encoder=_Titles({repeat.title: _unit(1, 0.01, 0)}), batch_size=64)
     matches = [SeedMatch(repeat, seed, seed, 0.9, 0.5, ()) for seed in ("huawei", "memory")]
-    groupings = group_matches(store, matches, scorer, Settings(data_dir=tmp_path))  # type: ignore[arg-type]
+    verdicts = Verdicts(matches, [], {repeat.id: _unit(1, 0.01, 0)})
+    groupings = group_matches(store, verdicts, Settings(data_dir=tmp_path))
     assert groupings["huawei"].group_of[repeat.id] == earlier.id  # a repost of huawei's alert: folded
     assert groupings["memory"].leads(repeat.id)  # the memory seed never alerted on it: it alerts
 

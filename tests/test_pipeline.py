@@ -77,3 +77,23 @@ def test_a_user_hears_of_seed_articles_without_topics_and_of_new_seeds_that_miss
         "'newsmon replay --since 7d --seed memory' catches up"
     ]
     assert seed_notes(settings, store, ["chips", "memory"]) == []  # said once
+
+
+def test_a_stage_adds_its_wall_time_even_when_it_fails_and_since_counts_only_the_new() -> None:
+    import time
+
+    from newsmon import stages
+
+    @stages.timed("test-stage")
+    def work(fail: bool) -> None:
+        time.sleep(0.02)
+        if fail:
+            raise ValueError("boom")
+
+    before = stages.snapshot()
+    work(False)
+    with pytest.raises(ValueError, match="boom"):
+        work(True)
+    took = stages.since(before)
+    assert set(took) == {"test-stage"} and took["test-stage"] >= 0.04
+    assert stages.since(stages.snapshot()) == {}

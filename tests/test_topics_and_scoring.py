@@ -232,3 +232,27 @@ def test_a_second_seed_dropped_in_matches_its_own_stories_beside_the_first(tmp_p
 )
 def test_a_seeds_title_is_its_headline_never_its_first_paragraph(article: str, title: str) -> None:
     assert article_title(article, "the-seed-id") == title
+
+
+def test_a_judged_batch_embeds_each_text_once_and_keeps_the_matched_titles_embeddings(scorer: Scorer) -> None:
+    from types import SimpleNamespace
+
+    from newsmon.pipeline import judge
+
+    relevant = _story("US move to bar Chinese chips seen as boon to Samsung, SK Hynix", "Shares rose. Analysts agreed.")
+    unrelated = _story("Barclays initiates coverage of ON Semiconductor with equal-weight rating")
+    real, encoded = scorer.encoder, []
+
+    def counting(texts: list[str], *args: object, **kwargs: object) -> object:
+        encoded.extend(texts)
+        return real.encode(texts, *args, **kwargs)  # type: ignore[arg-type]
+
+    scorer.encoder = SimpleNamespace(encode=counting, name=real.name, backend=real.backend)  # type: ignore[assignment]
+    try:
+        verdicts = judge(scorer, [relevant, unrelated])
+    finally:
+        scorer.encoder = real
+    assert sorted(encoded) == sorted([relevant.title, "Shares rose.", "Analysts agreed.", unrelated.title])
+    assert set(verdicts.title_vectors) == {relevant.id}
+    fresh = real.encode([relevant.title])[0]
+    assert float(verdicts.title_vectors[relevant.id] @ fresh) > 0.9999  # the unit embedding grouping used to make
