@@ -135,6 +135,7 @@ class _SeedVectors:
     neighbour_titles: tuple[str, ...]
     neighbour_labels: tuple[int, ...]
     columns: list[int]
+    neighbour_index: dict[str, tuple[int, ...]]  # title_columns(neighbour_titles)
 
 
 def _soft_max(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
@@ -145,23 +146,32 @@ def _soft_max(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
     return result
 
 
+def title_columns(titles: Sequence[str]) -> dict[str, tuple[int, ...]]:
+    """Each title (lower case) and the positions it holds in ``titles``."""
+    columns: dict[str, list[int]] = {}
+    for column, title in enumerate(titles):
+        columns.setdefault(title.lower(), []).append(column)
+    return {title: tuple(found) for title, found in columns.items()}
+
+
 def neighbour_evidence(
     vectors: Vectors,
     titles: Sequence[str],
     neighbours: Vectors,
     neighbour_titles: Sequence[str],
     neighbour_labels: Sequence[int],
+    index: Mapping[str, tuple[int, ...]] | None = None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """For each story: its best cosine to a labelled core neighbour, and to a labelled non-core one. A story is
-    never its own neighbour (same title, any case): its own label would leak."""
+    never its own neighbour (same title, any case): its own label would leak. ``index`` is
+    ``title_columns(neighbour_titles)``, made once by a caller that scores story after story."""
     count = len(vectors)
     if not len(neighbours):
         return np.zeros(count), np.zeros(count)
     sims = (vectors @ neighbours.T).astype(np.float64)
-    own = {t.lower(): i for i, t in enumerate(titles)}
-    for column, title in enumerate(neighbour_titles):
-        row = own.get(title.lower())
-        if row is not None:
+    columns = index if index is not None else title_columns(neighbour_titles)
+    for title, row in {t.lower(): i for i, t in enumerate(titles)}.items():
+        for column in columns.get(title, ()):
             sims[row, column] = -1.0
     core = np.asarray(neighbour_labels) == 2
 
@@ -219,6 +229,7 @@ class Scorer:
             tuple(t for t, _ in model.neighbours),
             tuple(label for _, label in model.neighbours),
             [names.index(f) for f in model.features],
+            title_columns([t for t, _ in model.neighbours]),
         )
 
     def agnostic(self, seed: str, title: str, vector: Vectors) -> list[float]:
@@ -229,7 +240,7 @@ class Scorer:
         closeness = (raw - sv.closeness[0]) / sv.closeness[1]
         ordinary = float(self.background.ordinary(vector[None, :])[0])
         core, other = neighbour_evidence(
-            vector[None, :], [title], sv.neighbours, sv.neighbour_titles, sv.neighbour_labels
+            vector[None, :], [title], sv.neighbours, sv.neighbour_titles, sv.neighbour_labels, sv.neighbour_index
         )
         return [closeness, ordinary, float(core[0]), float(other[0])]
 

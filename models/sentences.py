@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -17,6 +18,7 @@ def split_sentences(text: str, limit: int | None = None) -> list[str]:
     return sentences[:limit] if limit is not None else sentences
 
 
+@functools.lru_cache(maxsize=8192)  # a topic's few keywords, looked up for every story: compile each once
 def _keyword_pattern(keyword: str) -> re.Pattern[str]:
     return re.compile(r"(?<![\w-])" + re.escape(keyword) + r"(?![\w-])", re.IGNORECASE)
 

@@ -182,10 +182,14 @@ def main() -> None:
 
 def _run(args: argparse.Namespace, root: Path, feeds: Feeds) -> None:
     from flows.monitor import monitor_cycle
+    from models.encoder import load_encoder
     from newsmon import pipeline
     from newsmon.config import load_settings
 
     logging.getLogger("prefect.flow_runs").setLevel(logging.WARNING)  # the figures, not a line per flow run
+    settings = load_settings()
+    os.environ.setdefault("NEWSMON_MODELS_DIR", str(settings.model_cache_dir))  # one export, shared by every run
+    load_encoder(settings.model_backend, settings.model_cache_dir)  # made now: the cold run pays no one-time export
     n = args.stories
     busy = _config(root / "busy.yaml", feeds.write("busy", args.feeds, n))
     cold_wall, cold_rss = _cold(busy, root)
