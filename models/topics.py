@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from newsmon.errors import ConfigError
+from newsmon.validation import plain_validation
 
 __all__ = [
     "Topic",
@@ -91,7 +92,8 @@ def load_topics(path: Path) -> TopicSet:
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read topics file {path}: {exc}") from exc
     except ValidationError as exc:
-        raise ConfigError(f"invalid topics file {path}:\n{exc}") from exc
+        known = [*_TopicSetModel.model_fields, *_TopicModel.model_fields]
+        raise ConfigError(f"invalid topics file {path}:\n{plain_validation(exc, known)}") from exc
     ids = [t.id for t in model.topics]
     if len(set(ids)) != len(ids):
         raise ConfigError(f"invalid topics file {path}: topic ids must be unique, got {ids}")

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 
 from newsmon.errors import ConfigError
 from newsmon.netguard import NetworkPolicy
+from newsmon.validation import plain_validation
 
 __all__ = ["PROJECT_ROOT", "FeedConfig", "Settings", "load_settings"]
 
@@ -214,4 +215,4 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         return Settings(**values)
     except ValidationError as exc:
         where = f" in {config_file}" if config_file else ""
-        raise ConfigError(f"invalid settings{where}:\n{exc}") from exc
+        raise ConfigError(f"invalid settings{where}:\n{plain_validation(exc, Settings.model_fields)}") from exc

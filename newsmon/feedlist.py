@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from newsmon.config import FeedConfig, Settings
 from newsmon.errors import ConfigError
 from newsmon.files import replace_file
+from newsmon.validation import plain_validation
 
 __all__ = ["configured_feeds", "load_feeds", "merge_feeds", "read_opml", "save_feeds", "write_opml"]
 
@@ -50,7 +51,8 @@ def load_feeds(path: Path) -> tuple[FeedConfig, ...]:
         try:
             feeds.append(FeedConfig.model_validate(entry))
         except ValidationError as exc:
-            raise ConfigError(f"feed #{number} in {path} is invalid:\n{exc}") from exc
+            problems = plain_validation(exc, FeedConfig.model_fields)
+            raise ConfigError(f"feed #{number} in {path} is invalid:\n{problems}") from exc
     return _unique(feeds, str(path))
 
 

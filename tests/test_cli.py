@@ -116,6 +116,33 @@ def test_bad_config_is_a_readable_error_with_exit_code_1(tmp_path) -> None:  # t
     assert "Traceback" not in result.stderr
 
 
+def test_a_misspelled_setting_and_a_topic_without_a_name_are_said_in_the_users_terms(tmp_path: Path) -> None:
+    import os
+    import shutil
+
+    from newsmon.config import PROJECT_ROOT
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("poll_intervall_seconds: 600\n")
+    settings = _newsmon("feeds", "status", "--config", str(bad))
+    said = " ".join(settings.stderr.split())
+    assert settings.returncode == 1, settings.stderr
+    assert "poll_intervall_seconds: not a known field (did you mean 'poll_interval_seconds'?)" in said
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    shutil.copy(PROJECT_ROOT / "seeds" / "huawei-korea-chips.txt", seeds)
+    topics = (PROJECT_ROOT / "seeds" / "huawei-korea-chips.topics.yaml").read_text(encoding="utf-8").splitlines()
+    first_name = next(i for i, line in enumerate(topics) if line.startswith("  name:"))
+    (seeds / "huawei-korea-chips.topics.yaml").write_text("\n".join(topics[:first_name] + topics[first_name + 1 :]))
+    env = {**os.environ, "NEWSMON_SEEDS_DIR": str(seeds), "NEWSMON_DATA_DIR": str(tmp_path / "data")}
+    listed = _newsmon("seeds", "list", env=env)
+    said = " ".join(listed.stderr.split())
+    assert listed.returncode == 1 and "topics #1 name: missing (it is required)" in said, listed.stderr
+    for output in (settings.stderr, listed.stderr):  # nothing of pydantic's internals, nothing eaten as markup
+        assert "_TopicSetModel" not in output and "pydantic.dev" not in output and "input_type" not in output
+        assert "Traceback" not in output
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

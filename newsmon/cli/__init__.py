@@ -12,6 +12,7 @@ import sys
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from newsmon.cli import consume, feeds, kafka, matching, monitor, review, seeds
 from newsmon.cli.common import err
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(code, int) and code:
             sys.exit(code)
     except NewsmonError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")  # a message's [brackets] are text, not markup
         sys.exit(1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
