@@ -33,6 +33,7 @@ __all__ = [
     "matches_of",
     "neighbour_evidence",
     "story_sentences",
+    "title_columns",
 ]
 
 CLOSENESS_TEMPERATURE = 10.0  # soft maximum over a seed's exemplars: several close ones count, one dominates

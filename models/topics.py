@@ -19,8 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from newsmon.errors import ConfigError
-from newsmon.validation import plain_validation
+from newsmon.errors import ConfigError, plain_validation
 
 __all__ = [
     "Topic",

@@ -16,9 +16,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
-from newsmon.errors import ConfigError
+from newsmon.errors import ConfigError, plain_validation
 from newsmon.netguard import NetworkPolicy
-from newsmon.validation import plain_validation
 
 __all__ = ["PROJECT_ROOT", "FeedConfig", "Settings", "load_settings"]
 

@@ -6,13 +6,27 @@
     ├── DeliveryError          Kafka did not acknowledge a message (it stays in the outbox)
     └── LocalKafkaError        the local Apache Kafka could not be prepared, started or stopped
 
+``plain_validation`` words a pydantic validation error (a config, feeds or topics file) in the user's terms.
+
 Third-party errors are mapped at the boundary (``raise FeedError(...) from exc``) so callers never need to
 know which HTTP or Kafka client sits underneath.
 """
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "DeliveryError", "FeedError", "KafkaUnreachableError", "LocalKafkaError", "NewsmonError"]
+import difflib
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = [
+    "ConfigError",
+    "DeliveryError",
+    "FeedError",
+    "KafkaUnreachableError",
+    "LocalKafkaError",
+    "NewsmonError",
+    "plain_validation",
+]
 
 
 class NewsmonError(Exception):
@@ -45,3 +59,28 @@ class KafkaUnreachableError(NewsmonError):
 
 class LocalKafkaError(NewsmonError):
     """The local Apache Kafka broker could not be resolved, formatted, started or stopped."""
+
+
+def _where(location: tuple[int | str, ...]) -> str:
+    """``('topics', 0, 'name')`` as ``topics #1 name``: positions counted from 1, as people count."""
+    return " ".join(f"#{part + 1}" if isinstance(part, int) else str(part) for part in location) or "the file"
+
+
+def plain_validation(exc: Any, known: Iterable[str] = ()) -> str:
+    """A pydantic ``ValidationError`` in the user's terms, one indented line per problem: which field of their
+    file, what is wrong with it, and for a misspelled name the likely one (``known``: the accepted names). No
+    internal class names, no links to pydantic's docs. Duck-typed (``exc.errors()``), so this module needs no
+    pydantic."""
+    names = list(known)
+    lines = []
+    for error in exc.errors():
+        location, kind = tuple(error["loc"]), error["type"]
+        if kind == "missing":
+            what = "missing (it is required)"
+        elif kind == "extra_forbidden":
+            close = difflib.get_close_matches(str(location[-1]), names, n=1) if location else []
+            what = "not a known field" + (f" (did you mean '{close[0]}'?)" if close else "")
+        else:
+            what = f"{error['msg']} (got {str(error.get('input'))[:80]!r})"
+        lines.append(f"  {_where(location)}: {what}")
+    return "\n".join(lines)

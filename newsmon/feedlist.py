@@ -19,9 +19,8 @@ from defusedxml.ElementTree import ParseError, fromstring
 from pydantic import ValidationError
 
 from newsmon.config import FeedConfig, Settings
-from newsmon.errors import ConfigError
+from newsmon.errors import ConfigError, plain_validation
 from newsmon.files import replace_file
-from newsmon.validation import plain_validation
 
 __all__ = ["configured_feeds", "load_feeds", "merge_feeds", "read_opml", "save_feeds", "write_opml"]
 
