@@ -73,7 +73,7 @@ def probe(bootstrap: str, timeout: float = 3.0) -> None:
             with socket.create_connection((host.strip("[]") or "localhost", int(port)), timeout=timeout):
                 return
         except (OSError, ValueError) as exc:
-            refused.append(f"{address}: {exc.strerror or exc}" if isinstance(exc, OSError) else f"{address}: {exc}")
+            refused.append(f"{address}: {getattr(exc, 'strerror', None) or exc}")
     raise unreachable(bootstrap, Exception("; ".join(refused) or "no address given"))
 
 

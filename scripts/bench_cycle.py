@@ -25,7 +25,6 @@ import json
 import logging
 import os
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,14 +38,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-HEADLINES = ROOT / "tests" / "fixtures" / "headlines" / "semiconductor-headlines-2026-01-to-04.jsonl"
+
+from bench_fetch import HEADLINES, _free_port  # noqa: E402
+
 DEMO = ROOT / "newsmon" / "dev" / "demo" / "feeds"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _recorded_items() -> list[tuple[str, str]]:
