@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from models.evaluation import LabelledHeadline, average_precision, metrics, suggest_margin
-from models.relevance import FAMILIES, RelevanceModel, cross_validated, family_features, feature_names
+from models.relevance import FAMILIES, PROBE_C, RelevanceModel, cross_validated, family_features, feature_names
 from models.relevance import train as fit
 from models.scoring import Scorer, SeedAssessment, neighbour_evidence
 from newsmon.errors import ConfigError
@@ -78,6 +78,7 @@ class LabelledRun:
     labels: list[int]
     seeds: list[SeedRun]
     titles: list[str] = field(default_factory=list)  # as scored (publisher split off)
+    vectors: np.ndarray | None = None  # each title's unit embedding, as the scorer computed it
 
     @property
     def margins(self) -> list[float]:
@@ -85,15 +86,26 @@ class LabelledRun:
         return [max(values) for values in zip(*(s.margins for s in self.seeds), strict=True)]
 
 
-def _seed_run(assessments: list[SeedAssessment], model: RelevanceModel, labels: list[int], own_file: bool) -> SeedRun:
+def _seed_run(
+    assessments: list[SeedAssessment], model: RelevanceModel, labels: list[int], own_file: bool, titles: np.ndarray
+) -> SeedRun:
     values = np.asarray([a.values for a in assessments], dtype=np.float64)
     relevance = [a.relevance for a in assessments]
     if own_file and model.training is not None:
+        training = model.training
         names = feature_names(assessments[0].topic_set)
         own = values[:, [names.index(f) for f in model.features]]
         folds = min(5, labels.count(2), len(labels) - labels.count(2))
-        centred = model.training.family == "neighbours"
-        held_out = cross_validated(own, labels, model.features, c=model.training.c, folds=folds, centred=centred)
+        held_out = cross_validated(
+            own,
+            labels,
+            model.features,
+            c=training.c,
+            folds=folds,
+            centred=training.family == "neighbours",
+            titles=titles if model.probe else None,
+            probe_c=training.probe_c or PROBE_C,
+        )
         relevance = [round(float(p), 4) for p in held_out]
     return SeedRun(
         seed=assessments[0].topic_set.seed,
@@ -115,17 +127,21 @@ def run_labelled(
     """Score every headline; seeds whose model was trained on the file with this hash are cross-validated."""
     stories = _stories(headlines)
     per_story: list[list[SeedAssessment]] = []
+    titles = []
     for start in range(0, len(stories), BATCH):
         batch = stories[start : start + BATCH]
-        per_story += scorer.assess(batch)
+        assessed, vectors = scorer.assess_with_titles(batch)
+        per_story += assessed
+        titles.append(vectors)
         on_batch(len(batch))
     labels = [h.label for h in headlines]
+    vectors = np.vstack(titles) if titles else np.zeros((0, 0), dtype=np.float32)
     seeds = []
     for index, topic_set in enumerate(scorer.topic_sets):
         model = scorer.models[topic_set.seed]
         own = model.training is not None and model.training.sha256 == sha256
-        seeds.append(_seed_run([row[index] for row in per_story], model, labels, own))
-    return LabelledRun(labels, seeds, [s.title for s in stories])
+        seeds.append(_seed_run([row[index] for row in per_story], model, labels, own, vectors))
+    return LabelledRun(labels, seeds, [s.title for s in stories], vectors)
 
 
 def recall_at_precision(labels: Sequence[int], scores: Sequence[float], min_precision: float = 0.85) -> float:
@@ -258,8 +274,9 @@ def train_relevance(
     against the others (never itself). Both model families are cross-validated (5-fold) and the one with the
     better average precision is fitted on every label (the topics family only once there are as many core
     labels as it has features: with 2 core stories, 25 weights fit noise); ``c`` fixes the regularisation of
-    both. Returns the model (its training info and figures recorded in it) and the chosen family's
-    cross-validated figures."""
+    both. The better family then gains a title probe (``models.relevance.fit_probe``) if that raises its
+    cross-validated average precision. Returns the model (its training info and figures recorded in it) and
+    the chosen model's cross-validated figures."""
     seed_run, topic_set = run.seeds[index], scorer.topic_sets[index]
     cores = run.labels.count(2)
     if min(cores, len(run.labels) - cores) < MIN_PER_CLASS:
@@ -273,25 +290,36 @@ def train_relevance(
     vectors = scorer.encoder.encode(run.titles, scorer.batch_size)
     core, other = neighbour_evidence(vectors, run.titles, vectors, run.titles, run.labels)
     values[:, names.index("labels.core")], values[:, names.index("labels.other")] = core, other
-    tried: dict[str, dict[str, float]] = {}
-    for family, default_c in FAMILIES.items():
+    titles = run.vectors if run.vectors is not None else scorer.encoder.encode(run.titles, scorer.batch_size)
+
+    def figures_of(family: str, probe: bool) -> dict[str, float]:
         features = family_features(topic_set, family)
-        if family != "neighbours" and len(features) > cores:
-            continue  # a weight per topic feature needs at least as many core stories to learn from
-        columns = [names.index(n) for n in features]
-        probabilities = [
-            float(p)
-            for p in cross_validated(
-                values[:, columns], run.labels, features, c or default_c, folds, centred=family == "neighbours"
-            )
-        ]
+        held_out = cross_validated(
+            values[:, [names.index(n) for n in features]],
+            run.labels,
+            features,
+            c or FAMILIES[family],
+            folds,
+            centred=family == "neighbours",
+            titles=titles if probe else None,
+        )
+        probabilities = [float(p) for p in held_out]
         cv = dataclasses.replace(seed_run, relevance=probabilities)
-        tried[family] = {
+        return {
             "average_precision": round(average_precision_of(cv, run.labels), 4),
             "recall_at_precision_0.85": round(recall_at_precision(run.labels, probabilities, 0.85), 4),
         }
+
+    # a weight per topic feature needs at least as many core stories to learn from
+    tried = {
+        family: figures_of(family, probe=False)
+        for family in FAMILIES
+        if family == "neighbours" or len(family_features(topic_set, family)) <= cores
+    }
     family = max(tried, key=lambda f: tried[f]["average_precision"])
-    figures = tried[family]
+    tried[f"{family}+probe"] = figures_of(family, probe=True)
+    probe = tried[f"{family}+probe"]["average_precision"] > tried[family]["average_precision"]
+    figures = tried[f"{family}+probe" if probe else family]
     info = {
         "file": file.name,
         "sha256": file_sha256(file),
@@ -301,7 +329,17 @@ def train_relevance(
         "cross_validated": figures,
         "family": family,
         "families": tried,
+        "probe_c": PROBE_C if probe else 0.0,
     }
     neighbours = list(zip(run.titles, run.labels, strict=True))
-    model = fit(topic_set, values, run.labels, c=c or FAMILIES[family], info=info, family=family, neighbours=neighbours)
+    model = fit(
+        topic_set,
+        values,
+        run.labels,
+        c=c or FAMILIES[family],
+        info=info,
+        family=family,
+        neighbours=neighbours,
+        titles=titles if probe else None,
+    )
     return model, figures

@@ -22,6 +22,7 @@ from models.encoder import Encoder, Vectors
 from models.relevance import RelevanceModel, feature_names, prior_model
 from models.sentences import keyword_hits, split_sentences
 from models.topics import Topic, TopicSet
+from newsmon.errors import ConfigError
 from newsmon.story import Story
 
 __all__ = [
@@ -219,6 +220,11 @@ class Scorer:
         missing = [f for f in model.features if f not in names]
         if missing:
             raise ValueError(f"the relevance model of {ts.seed!r} uses features these topics lack: {missing}")
+        if model.probe and len(model.probe) != exemplars.shape[1]:
+            raise ConfigError(
+                f"the relevance model of {ts.seed!r} has a title probe for {len(model.probe)}-dimensional embeddings "
+                f"but the encoder makes {exemplars.shape[1]}: run 'newsmon train' again with this model"
+            )
         offsets = self.background.offsets(exemplars)
         ordinary = _soft_max(self.background.vectors @ exemplars.T - offsets)
         closeness = (float(ordinary.mean()), max(float(ordinary.std()), 1e-9))
@@ -287,7 +293,7 @@ class Scorer:
         values = np.asarray([full], dtype=np.float64)
         model = self.models[ts.seed]
         own = values[:, self._seed_vectors[ts.seed].columns]
-        relevance = float(model.probabilities(own)[0])
+        relevance = float(model.probabilities(own, vectors[:1])[0])
         pushes = model.contributions(list(own[0]))
         scored = tuple(replace(r, contribution=round(pushes.get(r.topic_id, 0.0), 4)) for r in readings)
         primary = max(scored, key=lambda t: (t.score, t.contribution))

@@ -365,8 +365,14 @@ def test_train_then_eval_cross_validates_and_calibrate_writes_thresholds(tmp_pat
     assert trained.returncode == 0, trained.stderr
     model = json.loads((seeds / "huawei-korea-chips.model.json").read_text())
     assert model["training"]["n"] == 200 and model["training"]["file"] == "labels.jsonl"
+    training = model["training"]
+    assert {f"{training['family']}+probe", training["family"]} <= set(training["families"])  # probe tried
+    assert (len(model["probe"]) == 384) == (training["probe_c"] > 0)  # kept only when cross-validation says so
     report = json.loads(_newsmon("eval", str(labelled), "--json", env=env).stdout)
     assert report["cross_validated"] == ["huawei-korea-chips"] and report["n"] == 200
+    # eval grades the model as train cross-validated it (probe and all), not its fit on its own labels (which
+    # would be near 1.0); within rounding: relevance is kept to 4 decimals, so saturated stories tie
+    assert report["average_precision"] == pytest.approx(training["cross_validated"]["average_precision"], abs=0.01)
     before = (seeds / "huawei-korea-chips.topics.yaml").read_text()
     calibrated = _newsmon("calibrate", str(labelled), "--precision", "0.8", "--write", "--json", env=env)
     assert calibrated.returncode == 0, calibrated.stderr

@@ -164,11 +164,12 @@ def train(
     target = model_path(settings.seeds_dir, scorer.topic_sets[index].seed)
     save_model(model, target)
     family = model.training.family if model.training else "?"
+    kind = f"{family} model with a title probe" if model.probe else f"{family} model"
 
     console.print(
         f"wrote {target}: {len(model.features)} features from {len(run.labels)} labels; 5-fold cross-validated "
         f"average precision {figures['average_precision']:.3f}, recall at precision 0.85 "
-        f"{figures['recall_at_precision_0.85']:.3f} ({family} model). "
+        f"{figures['recall_at_precision_0.85']:.3f} ({kind}). "
         f"Next: 'newsmon calibrate {file}' to set thresholds."
     )
 
