@@ -130,16 +130,16 @@ class RelevanceModel:
         result: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-self.logits(values, titles)))
         return result
 
-    def contributions(self, values: Sequence[float]) -> dict[str, float]:
-        """Per topic, how far its features moved the logit from an average story (``seed.*`` left out)."""
-        totals: dict[str, float] = {}
-        for name, value, mean, scale, weight in zip(
-            self.features, values, self.mean, self.scale, self.weights, strict=True
-        ):
+    def contributions(self, values: Matrix) -> dict[str, npt.NDArray[np.float64]]:
+        """Per topic, how far its features moved each row's logit from an average story (``seed.*``, ``labels.*``
+        and the title probe left out: they belong to no topic)."""
+        pushes = (values - np.asarray(self.mean)) / np.asarray(self.scale) * np.asarray(self.weights)
+        columns: dict[str, list[int]] = {}
+        for column, name in enumerate(self.features):
             topic = name.rsplit(".", 1)[0]
             if topic not in ("seed", "labels"):
-                totals[topic] = totals.get(topic, 0.0) + weight * (value - mean) / scale
-        return totals
+                columns.setdefault(topic, []).append(column)
+        return {topic: pushes[:, found].sum(axis=1) for topic, found in columns.items()}
 
     def check(self, topic_set: TopicSet) -> list[str]:
         """Raise when the model cannot apply to these topics; return warnings when it applies but is stale."""

@@ -12,7 +12,7 @@ closest to, and each topic's score and contribution.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +43,7 @@ MAX_KEYWORD_BONUS = 0.12
 MAX_KEYWORDS_COUNTED = 3
 STORY_SENTENCES = 4
 RUNNER_UP_GAP = 0.1
+Matrix = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,8 +173,8 @@ def neighbour_evidence(
         return np.zeros(count), np.zeros(count)
     sims = (vectors @ neighbours.T).astype(np.float64)
     columns = index if index is not None else title_columns(neighbour_titles)
-    for title, row in {t.lower(): i for i, t in enumerate(titles)}.items():
-        for column in columns.get(title, ()):
+    for row, title in enumerate(titles):
+        for column in columns.get(title.lower(), ()):
             sims[row, column] = -1.0
     core = np.asarray(neighbour_labels) == 2
 
@@ -182,6 +183,69 @@ def neighbour_evidence(
         return found
 
     return best(core), best(~core)
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """Stories' sentences embedded together: story i's sentences are rows ``starts[i]`` up to the next start
+    (its title first); ``texts`` is each story's sentences joined, where keywords are looked for."""
+
+    sentences: list[str]
+    vectors: Vectors
+    starts: npt.NDArray[np.intp]
+    texts: list[str]
+
+
+def _best_per_story(
+    sims: npt.NDArray[np.float32], starts: npt.NDArray[np.intp]
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Per story: its highest cosine over its sentences (rows of ``sims``, blocks from ``starts``) and the
+    columns, the row holding it and the column: the first such sentence, then the first such column."""
+    row_best, row_column = sims.max(axis=1), sims.argmax(axis=1)
+    best = np.maximum.reduceat(row_best, starts)
+    owner = np.repeat(np.arange(len(starts)), np.diff([*starts, len(row_best)]))
+    rows = np.where(row_best == best[owner], np.arange(len(row_best)), len(row_best))
+    first = np.minimum.reduceat(rows, starts)
+    return best, first, row_column[first]
+
+
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """One topic's measurements of every story in a batch (rows: stories; columns: ``TOPIC_FEATURES`` it has),
+    with what each story's evidence needs: the best sentence row and exemplar, keywords hit, the nearest
+    exclusion."""
+
+    topic: Topic
+    values: Matrix
+    scores: Matrix
+    rows: npt.NDArray[np.intp]
+    exemplars: npt.NDArray[np.intp]
+    hits: list[tuple[str, ...]]
+    exclusion: tuple[Matrix, npt.NDArray[np.intp]] | None
+
+    def score_of(self, story: int, sentences: Sequence[str], contribution: float) -> TopicScore:
+        similarity = float(self.values[story, 0])
+        exclusion, exclusion_similarity = "", 0.0
+        if self.exclusion is not None:
+            exclusion = self.topic.exclusions[int(self.exclusion[1][story])]
+            exclusion_similarity = float(self.exclusion[0][story])
+        evidence = Evidence(
+            self.topic.exemplars[int(self.exemplars[story])],
+            sentences[int(self.rows[story])],
+            round(similarity, 4),
+            self.hits[story],
+            exclusion,
+            round(exclusion_similarity, 4),
+        )
+        return TopicScore(
+            self.topic.id,
+            self.topic.name,
+            round(float(self.scores[story]), 4),
+            round(contribution, 4),
+            self.topic.threshold,
+            evidence,
+            tuple(float(v) for v in self.values[story]),
+        )
 
 
 class Scorer:
@@ -239,17 +303,16 @@ class Scorer:
             title_columns([t for t, _ in model.neighbours]),
         )
 
-    def agnostic(self, seed: str, title: str, vector: Vectors) -> list[float]:
-        """The seed-agnostic features of a story (by its title): closeness to the seed above ordinary news and
-        how ordinary it is, both in background standard deviations, and its nearest labelled neighbours."""
+    def agnostic(self, seed: str, titles: Sequence[str], vectors: Vectors) -> Matrix:
+        """The seed-agnostic features of stories (by their titles), a row each: closeness to the seed above
+        ordinary news and how ordinary it is, both in background standard deviations, and the nearest labelled
+        neighbours."""
         sv = self._seed_vectors[seed]
-        raw = float(_soft_max((vector @ sv.exemplars.T - sv.offsets)[None, :])[0])
-        closeness = (raw - sv.closeness[0]) / sv.closeness[1]
-        ordinary = float(self.background.ordinary(vector[None, :])[0])
+        closeness = (_soft_max(vectors @ sv.exemplars.T - sv.offsets) - sv.closeness[0]) / sv.closeness[1]
         core, other = neighbour_evidence(
-            vector[None, :], [title], sv.neighbours, sv.neighbour_titles, sv.neighbour_labels, sv.neighbour_index
+            vectors, titles, sv.neighbours, sv.neighbour_titles, sv.neighbour_labels, sv.neighbour_index
         )
-        return [closeness, ordinary, float(core[0]), float(other[0])]
+        return np.column_stack([closeness, self.background.ordinary(vectors), core, other])
 
     def _topic_vectors(self, topic: Topic) -> _TopicVectors:
         exemplars = self.encoder.encode(topic.exemplars, self.batch_size)
@@ -260,44 +323,43 @@ class Scorer:
             self.encoder.encode(topic.exclusions, self.batch_size),
         )
 
-    def _read_topic(self, tv: _TopicVectors, sentences: list[str], vectors: Vectors, text: str) -> TopicScore:
-        sims = vectors @ tv.exemplars.T
-        story_index, exemplar_index = np.unravel_index(int(np.argmax(sims)), sims.shape)
-        similarity = float(sims[story_index, exemplar_index])
-        centroid = float((vectors @ tv.centroid.T).max())
-        hits = keyword_hits(text, tv.topic.keywords)
-        values = [similarity, centroid, float(min(len(hits), MAX_KEYWORDS_COUNTED))]
-        exclusion, exclusion_similarity = "", 0.0
+    def _read_topic(self, tv: _TopicVectors, batch: _Batch) -> _Reading:
+        """One topic against every story of the batch at once."""
+        similarity, row, exemplar = _best_per_story(batch.vectors @ tv.exemplars.T, batch.starts)
+        centroid = np.maximum.reduceat((batch.vectors @ tv.centroid.T)[:, 0], batch.starts)
+        hits = [keyword_hits(text, tv.topic.keywords) for text in batch.texts]
+        counted = np.asarray([min(len(h), MAX_KEYWORDS_COUNTED) for h in hits], dtype=np.float64)
+        columns = [similarity.astype(np.float64), centroid.astype(np.float64), counted]
+        exclusion = None
         if tv.topic.exclusions:
-            excl = vectors @ tv.exclusions.T
-            _, excl_index = np.unravel_index(int(np.argmax(excl)), excl.shape)
-            exclusion, exclusion_similarity = tv.topic.exclusions[excl_index], float(excl.max())
-            values.append(exclusion_similarity)
-        score = similarity + min(MAX_KEYWORD_BONUS, KEYWORD_BONUS * len(hits))
-        evidence = Evidence(
-            tv.topic.exemplars[exemplar_index],
-            sentences[story_index],
-            round(similarity, 4),
-            hits,
-            exclusion,
-            round(exclusion_similarity, 4),
-        )
-        return TopicScore(tv.topic.id, tv.topic.name, round(score, 4), 0.0, tv.topic.threshold, evidence, tuple(values))
+            excluded, _, nearest = _best_per_story(batch.vectors @ tv.exclusions.T, batch.starts)
+            exclusion = (excluded.astype(np.float64), nearest)
+            columns.append(exclusion[0])
+        bonus = np.asarray([min(MAX_KEYWORD_BONUS, KEYWORD_BONUS * len(h)) for h in hits])
+        return _Reading(tv.topic, np.column_stack(columns), columns[0] + bonus, row, exemplar, hits, exclusion)
 
-    def _assess_seed(self, ts: TopicSet, sentences: list[str], vectors: Vectors) -> SeedAssessment:
-        text = " ".join(sentences)
-        readings = [self._read_topic(tv, sentences, vectors, text) for tv in self._vectors[ts.seed]]
-        per_topic = [v for r in readings for v in r.values]
-        best = [max(r.values[i] for r in readings) for i in range(3)]  # seed.similarity, centroid, keywords
-        full = per_topic + best + self.agnostic(ts.seed, sentences[0], vectors[0])
-        values = np.asarray([full], dtype=np.float64)
+    def _assess_seed(self, ts: TopicSet, batch: _Batch) -> list[SeedAssessment]:
+        """Every story of the batch against one seed: its topics' readings, then the model, as matrices."""
+        readings = [self._read_topic(tv, batch) for tv in self._vectors[ts.seed]]
+        titles = batch.vectors[batch.starts]
+        best = np.max(np.stack([r.values[:, :3] for r in readings]), axis=0)  # seed.similarity, centroid, keywords
+        title_texts = [batch.sentences[row] for row in batch.starts]
+        values = np.hstack([*(r.values for r in readings), best, self.agnostic(ts.seed, title_texts, titles)])
         model = self.models[ts.seed]
         own = values[:, self._seed_vectors[ts.seed].columns]
-        relevance = float(model.probabilities(own, vectors[:1])[0])
-        pushes = model.contributions(list(own[0]))
-        scored = tuple(replace(r, contribution=round(pushes.get(r.topic_id, 0.0), 4)) for r in readings)
-        primary = max(scored, key=lambda t: (t.score, t.contribution))
-        return SeedAssessment(ts, scored, round(relevance, 4), primary, tuple(values[0]))
+        relevance = model.probabilities(own, titles)
+        pushes = model.contributions(own)
+        nothing = np.zeros(len(batch.starts))
+        assessments = []
+        for story in range(len(batch.starts)):
+            scored = tuple(
+                r.score_of(story, batch.sentences, float(pushes.get(r.topic.id, nothing)[story])) for r in readings
+            )
+            primary = max(scored, key=lambda t: (t.score, t.contribution))
+            assessments.append(
+                SeedAssessment(ts, scored, round(float(relevance[story]), 4), primary, tuple(values[story]))
+            )
+        return assessments
 
     def assess(
         self, stories: Sequence[Story], progress: Callable[[int], None] | None = None
@@ -311,19 +373,21 @@ class Scorer:
     ) -> tuple[list[list[SeedAssessment]], Vectors]:
         """``assess``, and each story's unit title embedding (row i: story i). A story's title is its first
         sentence, so near-duplicate grouping reuses that embedding instead of encoding every matched title again.
-        One encoder call for the whole batch: the encoder sorts its texts by length, so batches pad little."""
+        One encoder call for the whole batch: the encoder sorts its texts by length, so batches pad little. Each
+        seed then reads all stories at once with matrix operations, never story by story."""
+        if not stories:
+            return [], np.zeros((0, self.encoder.dimension), dtype=np.float32)
         per_story = [story_sentences(s) for s in stories]
-        texts = [s for per in per_story for s in per]
-        vectors = self.encoder.encode(texts, self.batch_size, progress)
-        results = []
-        titles = []
-        start = 0
-        for sentences in per_story:
-            block = vectors[start : start + len(sentences)]
-            titles.append(start)
-            start += len(sentences)
-            results.append([self._assess_seed(ts, sentences, block) for ts in self.topic_sets])
-        return results, vectors[titles]
+        sentences = [s for per in per_story for s in per]
+        starts = np.cumsum([0, *(len(per) for per in per_story[:-1])])
+        batch = _Batch(
+            sentences,
+            self.encoder.encode(sentences, self.batch_size, progress),
+            starts,
+            [" ".join(per) for per in per_story],
+        )
+        per_seed = [self._assess_seed(ts, batch) for ts in self.topic_sets]
+        return [list(row) for row in zip(*per_seed, strict=True)], batch.vectors[starts]
 
     def matches(self, stories: Sequence[Story]) -> list[SeedMatch]:
         """The (story, seed) pairs whose relevance reached the deciding topic's threshold."""

@@ -188,6 +188,50 @@ def test_a_story_is_never_its_own_labelled_neighbour() -> None:
     assert all(c < 0.99 for c in core) and other[2] < 0.99  # the identical headline (any case) is left out
     assert core[0] == pytest.approx(float(vectors[0] @ vectors[1]), abs=1e-5)
     assert other[0] == pytest.approx(float(vectors[0] @ vectors[2]), abs=1e-5)
+    twice = neighbour_evidence(vectors[[0, 0]], [titles[0]] * 2, vectors, titles, [2, 2, 0])
+    # a title twice in a batch: neither copy is its own neighbour
+    assert list(twice[0]) == pytest.approx([core[0], core[0]], abs=1e-5)
+
+
+def test_a_batch_reads_every_story_exactly_as_it_would_read_it_alone(scorer: Scorer) -> None:
+    """Seeds read a whole batch with matrix operations: no story's sentences, evidence or relevance may leak
+    into its neighbour's. Every text keeps one embedding here, so only the arithmetic could differ."""
+    import numpy as np
+
+    from models.scoring import story_sentences
+
+    stories = [
+        _story("Huawei unveils new Ascend AI chip despite US sanctions"),
+        _story("Rain expected in Oslo", "Huawei unveiled a new Ascend AI chip despite US sanctions. Markets shrugged."),
+        _story("Samsung, SK Hynix shares jump as HBM demand soars", "Memory prices rose. Analysts see a long upcycle."),
+        _story("Barclays initiates coverage of ON Semiconductor with equal-weight rating"),
+        _story("Huawei unveils new Ascend AI chip despite US sanctions"),  # the same title again
+        _story("US tightens export controls on chipmaking tools to China", "A. B. The Commerce Department acted."),
+    ]
+    texts = [t for s in stories for t in story_sentences(s)]
+    known = dict(zip(texts, scorer.encoder.encode(texts), strict=True))
+    real = scorer.encoder
+
+    class Fixed:
+        name, backend, dimension = real.name, real.backend, real.dimension
+
+        def encode(self, batch: list[str], *args: object, **kwargs: object) -> np.ndarray:
+            return np.stack([known[t] for t in batch])
+
+    scorer.encoder = Fixed()  # type: ignore[assignment]
+    try:
+        together, titles = scorer.assess_with_titles(stories)
+        alone = [scorer.assess([story])[0] for story in stories]
+    finally:
+        scorer.encoder = real
+    for story, batch_row, alone_row, title in zip(stories, together, alone, titles, strict=True):
+        assert np.array_equal(title, known[story.title])
+        for mine, single in zip(batch_row, alone_row, strict=True):
+            assert mine.relevance == pytest.approx(single.relevance, abs=1e-4)
+            assert mine.values == pytest.approx(single.values, abs=1e-5)
+            assert (mine.primary.topic_id, mine.matched) == (single.primary.topic_id, single.matched)
+            assert [t.evidence for t in mine.topics] == [t.evidence for t in single.topics]
+    assert together[1][0].primary.evidence.story_sentence.startswith("Huawei unveiled")  # from its own summary
 
 
 def test_a_second_seed_dropped_in_matches_its_own_stories_beside_the_first(tmp_path: Path) -> None:
