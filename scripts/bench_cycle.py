@@ -176,6 +176,7 @@ def main() -> None:
 
 
 def _run(args: argparse.Namespace, root: Path, feeds: Feeds) -> None:
+    from flows.local import in_process
     from flows.monitor import monitor_cycle
     from models.encoder import load_encoder
     from newsmon import pipeline
@@ -192,7 +193,11 @@ def _run(args: argparse.Namespace, root: Path, feeds: Feeds) -> None:
         f"cold: {n} new stories in {args.feeds} feeds, a fresh process: {cold_wall:.1f} s, peak RSS {cold_rss:.0f} MiB"
     )
 
-    cycle = monitor_cycle.with_options(retries=0)
+    def cycle(**parameters: Any) -> dict[str, Any]:  # as newsmon run and serve call it
+        with in_process():
+            result: dict[str, Any] = monitor_cycle.with_options(retries=0)(**parameters)
+        return result
+
     feeds.write("busy", args.feeds, n)
     first_wall, first = _timed(lambda: cycle(config_file=str(busy), due_only=False))
     print(f"first cycle in the long-lived process (model load included): {first_wall:.1f} s ({first['new']} new)")

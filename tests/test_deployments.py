@@ -4,6 +4,7 @@ caps each deployment at one cycle at a time, and its relative config file resolv
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -43,3 +44,34 @@ def test_a_relative_config_file_resolves_from_the_working_directory_first_then_n
     (tmp_path / "config" / "live.yaml").write_text(yaml.safe_dump({"poll_interval_seconds": 123}))
     assert cycle_settings("config/live.yaml", None).poll_interval_seconds == 123  # the working directory's wins
     assert cycle_settings(None, "broker:9092").kafka_bootstrap == "broker:9092"
+
+
+@pytest.mark.integration
+def test_a_flow_run_called_in_this_process_sends_no_heartbeats_and_a_deployments_run_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Heartbeats tell a server that a deployment's run crashed; ending a run joins their thread, which sleeps
+    in whole seconds (0.5 s a cycle on average). ``newsmon run``, ``serve`` without a server and ``replay`` call
+    their flows in process, where nobody needs them."""
+    import prefect.flow_engine
+    from prefect import flow
+
+    from flows.local import in_process
+
+    real = prefect.flow_engine._send_heartbeats
+    intervals: list[int | None] = []
+
+    def spy(engine: Any, *args: Any, **kwargs: Any) -> Any:
+        intervals.append(engine.heartbeat_seconds)
+        return real(engine, *args, **kwargs)
+
+    monkeypatch.setattr(prefect.flow_engine, "_send_heartbeats", spy)
+
+    @flow(name="newsmon-heartbeat-probe")
+    def probe() -> int:
+        return 1
+
+    with in_process():
+        assert probe() == 1
+    assert probe() == 1  # as a worker runs a deployment's flow: Prefect's default
+    assert intervals[0] is None and isinstance(intervals[-1], int) and intervals[-1] >= 30

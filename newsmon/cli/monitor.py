@@ -77,6 +77,7 @@ def _prepare(config: Path | None, demo: bool, service: bool) -> tuple[Settings, 
 def _one_cycle(monitor: _Monitor, due_only: bool, keep_going: bool) -> None:
     """One monitoring cycle as a flow run (it logs its summary). With ``keep_going`` a failed cycle is reported
     and survived (a service must outlive a Kafka outage or a broken topics file); otherwise it is raised."""
+    from flows.local import in_process
     from flows.monitor import monitor_cycle
 
     try:
@@ -84,7 +85,8 @@ def _one_cycle(monitor: _Monitor, due_only: bool, keep_going: bool) -> None:
             with_kafka(settings_of(monitor.config))
         # no flow retry here: this command reports a failed cycle, and the next cycle retries it. The flow run
         # logs its own summary line: printing it here too said it twice
-        monitor_cycle.with_options(retries=0)(**monitor.parameters(due_only))
+        with in_process():
+            monitor_cycle.with_options(retries=0)(**monitor.parameters(due_only))
     except Exception as exc:  # a cycle's failure must never end the service: report it, retry next cycle
         if not keep_going:
             raise
@@ -177,9 +179,10 @@ def replay(
         raise NewsmonError(f"--since: {exc}") from None
     prefect_environment(settings)
     started = with_kafka(settings)
+    from flows.local import in_process
     from flows.replay import replay_stories
 
-    with stop_on_signals() as received:
+    with stop_on_signals() as received, in_process():
         try:
             result = replay_stories(
                 config_file=str(config.resolve()) if config else None,
