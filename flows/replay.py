@@ -10,7 +10,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from flows.monitor import cycle_settings, deliver_outbox, load_task
+from flows.monitor import as_is, cycle_settings, deliver_outbox, load_task
 from models.scoring import Scorer
 from newsmon import pipeline
 from newsmon.config import Settings
@@ -43,7 +43,7 @@ def replay_stories(
     logger = get_run_logger()
     settings = cycle_settings(config_file, kafka_bootstrap)
     store = open_store(settings)
-    scorer = load_task(settings)
+    scorer = load_task(as_is(settings))
     seeds = [ts.seed for ts in scorer.topic_sets]
     if seed is not None and seed not in seeds:
         raise ConfigError(f"no seed {seed!r} with a topics file; the seeds are: {', '.join(seeds)}")
@@ -56,7 +56,7 @@ def replay_stories(
             f"{oldest:%Y-%m-%d %H:%M} UTC",
         )
     run_id = str(flow_run.get_id() or "local")
-    recorded = replay_task(store, scorer, settings, run_id, start, seed)
+    recorded = replay_task(as_is(store), as_is(scorer), as_is(settings), run_id, start, seed)
     store.register_seeds(seeds)
     delivered, undelivered = deliver_outbox(store, settings)
     line = (

@@ -75,3 +75,30 @@ def test_a_flow_run_called_in_this_process_sends_no_heartbeats_and_a_deployments
         assert probe() == 1
     assert probe() == 1  # as a worker runs a deployment's flow: Prefect's default
     assert intervals[0] is None and isinstance(intervals[-1], int) and intervals[-1] >= 30
+
+
+@pytest.mark.integration
+def test_a_task_argument_passed_as_is_reaches_the_task_unwalked_and_unchanged() -> None:
+    """Prefect walks every element of a task's arguments; the monitor's (its settings with every feed, a batch's
+    fetched documents) are passed as they are, the very object, never visited element by element."""
+    from prefect import flow, task
+    from prefect.cache_policies import NO_CACHE
+
+    from flows.local import in_process
+    from flows.monitor import as_is
+
+    class Untouchable(list[int]):
+        def __iter__(self) -> Any:
+            raise AssertionError("Prefect walked the argument")
+
+    @task(cache_policy=NO_CACHE)
+    def identity(value: Untouchable) -> int:
+        return id(value)
+
+    @flow(name="newsmon-as-is-probe")
+    def probe() -> bool:
+        value = Untouchable([1, 2, 3])
+        return identity(as_is(value)) == id(value)
+
+    with in_process():
+        assert probe()
