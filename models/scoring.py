@@ -199,8 +199,9 @@ class _Batch:
 def _best_per_story(
     sims: npt.NDArray[np.float32], starts: npt.NDArray[np.intp]
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """Per story: its highest cosine over its sentences (rows of ``sims``, blocks from ``starts``) and the
-    columns, the row holding it and the column: the first such sentence, then the first such column."""
+    """Per story (its sentences are a block of rows of ``sims``, from ``starts``): its highest cosine, and where
+    it lies: the row of the first sentence reaching it, and the first column of that row reaching it (what
+    ``argmax`` over the story's block alone would say)."""
     row_best, row_column = sims.max(axis=1), sims.argmax(axis=1)
     best = np.maximum.reduceat(row_best, starts)
     owner = np.repeat(np.arange(len(starts)), np.diff([*starts, len(row_best)]))
@@ -387,7 +388,7 @@ class Scorer:
             [" ".join(per) for per in per_story],
         )
         per_seed = [self._assess_seed(ts, batch) for ts in self.topic_sets]
-        return [list(row) for row in zip(*per_seed, strict=True)], batch.vectors[starts]
+        return [[seed[story] for seed in per_seed] for story in range(len(stories))], batch.vectors[starts]
 
     def matches(self, stories: Sequence[Story]) -> list[SeedMatch]:
         """The (story, seed) pairs whose relevance reached the deciding topic's threshold."""
