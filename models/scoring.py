@@ -288,7 +288,7 @@ class Scorer:
         if model.probe and len(model.probe) != exemplars.shape[1]:
             raise ConfigError(
                 f"the relevance model of {ts.seed!r} has a title probe for {len(model.probe)}-dimensional embeddings "
-                f"but the encoder makes {exemplars.shape[1]}: run 'newsmon train' again with this model"
+                f"but the encoder makes {exemplars.shape[1]}: run 'newsmon train' again with this encoder"
             )
         offsets = self.background.offsets(exemplars)
         ordinary = _soft_max(self.background.vectors @ exemplars.T - offsets)
