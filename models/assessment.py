@@ -14,7 +14,7 @@ import hashlib
 import math
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -77,8 +77,8 @@ class SeedRun:
 class LabelledRun:
     labels: list[int]
     seeds: list[SeedRun]
-    titles: list[str] = field(default_factory=list)  # as scored (publisher split off)
-    vectors: np.ndarray | None = None  # each title's unit embedding, as the scorer computed it
+    titles: list[str]  # as scored (publisher split off)
+    vectors: np.ndarray  # each title's unit embedding, as the scorer computed it
 
     @property
     def margins(self) -> list[float]:
@@ -290,7 +290,7 @@ def train_relevance(
     vectors = scorer.encoder.encode(run.titles, scorer.batch_size)
     core, other = neighbour_evidence(vectors, run.titles, vectors, run.titles, run.labels)
     values[:, names.index("labels.core")], values[:, names.index("labels.other")] = core, other
-    titles = run.vectors if run.vectors is not None else scorer.encoder.encode(run.titles, scorer.batch_size)
+    titles = run.vectors
 
     def figures_of(family: str, probe: bool) -> dict[str, float]:
         features = family_features(topic_set, family)
