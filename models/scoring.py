@@ -257,7 +257,7 @@ class Scorer:
         topic_sets: Sequence[TopicSet],
         encoder: Encoder,
         models: Mapping[str, RelevanceModel] | None = None,
-        batch_size: int = 64,
+        batch_size: int | None = None,
         background: Background | None = None,
     ) -> None:
         self.topic_sets = tuple(topic_sets)

@@ -105,7 +105,7 @@ class Settings(BaseSettings):
     # (99.82 %, 1.48x the speed; scripts/bench_encoders.py measures it)
     model_backend: Literal["torch", "onnx", "onnx-int8"] = "onnx-int8"
     models_dir: Path | None = None  # where ONNX exports are kept; default <data_dir>/models
-    embed_batch_size: int = Field(default=64, ge=1)
+    embed_batch_size: int | None = Field(default=None, ge=1)  # texts per batch; default the backend's (64 / 8)
     near_duplicate_cosine: float = Field(default=0.90, gt=0, le=1)  # title cosine that makes two stories one
     near_duplicate_window_hours: float = Field(default=72, ge=0)  # ... when published this close together
     review_retention_days: float = Field(default=30, ge=0)  # scored stories kept for 'newsmon review export'

@@ -300,7 +300,7 @@ def record_intake(
 # -- seeds and the scorer ------------------------------------------------------------------------------------
 @lru_cache(maxsize=2)  # one scorer per configuration in use; an edited topics file replaces the old one
 def _scorer(
-    seeds_dir: Path, backend: str, cache_dir: Path, batch_size: int, stamp: tuple[tuple[str, float], ...]
+    seeds_dir: Path, backend: str, cache_dir: Path, batch_size: int | None, stamp: tuple[tuple[str, float], ...]
 ) -> Scorer:
     from models.encoder import load_encoder
     from models.relevance import load_seed_models
