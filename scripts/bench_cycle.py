@@ -24,7 +24,6 @@ import argparse
 import json
 import logging
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -106,17 +105,21 @@ def _rss_mib() -> float:
 
 
 def _cold(config: Path, root: Path) -> tuple[float, float]:
-    """``newsmon run --once`` in a fresh process, data dir and Prefect home: (wall seconds, peak RSS MiB)."""
+    """``newsmon run --once`` in a fresh process, data dir and Prefect home: (wall seconds, peak RSS MiB of that
+    process and the children it waited for; not the broker or anything else this script started)."""
     env = {**os.environ, "NEWSMON_DATA_DIR": str(root / "cold-data"), "PREFECT_HOME": str(root / "cold-prefect")}
+    log = root / "cold.log"
     started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "newsmon", "run", "--once", "--config", str(config)],
-        env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    with log.open("w") as out:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "newsmon", "run", "--once", "--config", str(config)],
+            env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - started
-    if done.returncode:
-        raise SystemExit(f"the cold run failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-    return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    if os.waitstatus_to_exitcode(status):
+        raise SystemExit(f"the cold run failed:\n{log.read_text()[-4000:]}")
+    return wall, usage.ru_maxrss / 1024
 
 
 def _timed(cycle: Callable[[], dict[str, Any]]) -> tuple[float, dict[str, Any]]:
