@@ -169,7 +169,7 @@ class OnnxEmbedder:
         tokenizer = Tokenizer.from_str(model[0].tokenizer.backend_tokenizer.to_str())
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length=model.max_seq_length)
-        dimension = int(model.get_embedding_dimension())
+        dimension = SentenceTransformerEmbedder(model).dimension
         return cls(model_file, tokenizer, int(model[0].tokenizer.pad_token_id), dimension)
 
     @property
