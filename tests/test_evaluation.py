@@ -81,8 +81,8 @@ def _eval_json(labelled: Path, *options: str) -> dict[str, Any]:
 @pytest.mark.model
 def test_dev_set_figures_do_not_regress() -> None:
     """Floors just under what the committed topics, model and thresholds reach with the default backend
-    (onnx-int8), cross-validated because the model learned from this file (labels v2: AP 0.969, strict 0.909,
-    F1 0.909, P 0.902, R 0.916, best recall at P ≥ 0.85 0.916; torch: 0.969, 0.910, 0.916, 0.915, 0.916, 0.916):
+    (onnx-int8), cross-validated because the model learned from this file (labels v2: AP 0.969, strict 0.912,
+    F1 0.912, P 0.908, R 0.916, best recall at P ≥ 0.85 0.916; torch: 0.969, 0.910, 0.916, 0.915, 0.916, 0.916):
     raise them as matching improves, never lower them."""
     report = _eval_json(FIXTURES / "headlines" / "dev-labelled.jsonl")
     assert {"precision", "recall", "f1", "average_precision", "threshold", "n"} <= set(report)
@@ -91,7 +91,7 @@ def test_dev_set_figures_do_not_regress() -> None:
     assert report["average_precision"] >= 0.96
     assert report["average_precision_strict"] >= 0.90
     assert report["f1"] >= 0.90
-    assert report["precision"] >= 0.89
+    assert report["precision"] >= 0.90
     assert report["recall"] >= 0.90
     assert report["recall_at_precision"] >= 0.90
 
@@ -135,7 +135,7 @@ def test_a_model_learned_from_earlier_months_ranks_later_ones() -> None:
 @pytest.mark.model
 def test_a_new_seed_with_zero_labels_alerts_well(tmp_path: Path) -> None:
     """A seed article newsmon was never tuned on, as a new user adds it: 'newsmon seeds build', no hand edits,
-    no labels; the transfer model decides. Memory-supercycle seed: AP 0.790, P 0.829, R 0.712 at the default
+    no labels; the transfer model decides. Memory-supercycle seed: AP 0.791, P 0.838, R 0.740 at the default
     threshold (onnx-int8); the transfer model's own figures leave this seed out (next test)."""
     seeds = tmp_path / "seeds"
     seeds.mkdir()
@@ -156,7 +156,8 @@ def test_a_new_seed_with_zero_labels_alerts_well(tmp_path: Path) -> None:
 @pytest.mark.model
 def test_the_transfer_model_transfers_to_the_seed_it_left_out() -> None:
     """Leave one seed out, both ways: fitted on one labelled seed, measured on the other with zero labels of its
-    own (AP 0.792 on Huawei, 0.787 on memory-supercycle, onnx-int8). The committed transfer.json holds them."""
+    own (AP 0.772 on Huawei, 0.787 on memory-supercycle, onnx-int8; torch 0.777, 0.784). The committed
+    transfer.json holds the figures it was fitted with (0.792, 0.787, with the earlier int8 encoder)."""
     import importlib.util
 
     from models.encoder import load_encoder
