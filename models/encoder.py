@@ -9,12 +9,14 @@ directory (``<data dir>/models``) and reused after; int8 is dynamically quantise
 CPU has (avx512_vnni, avx512, avx2 or arm64). A lock file keeps two processes from exporting at once.
 
 The ONNX graphs are run by onnxruntime directly (``OnnxEmbedder``), with the tokenizer, maximum length and
-pooling sentence-transformers configures for the model, and batches spread over the cores one per core.
+pooling sentence-transformers saved beside the export, and batches spread over the cores one per core; once
+exported, they need neither sentence-transformers nor torch.
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import platform
@@ -116,6 +118,10 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
+def _json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
@@ -152,25 +158,35 @@ class OnnxEmbedder:
         self._workers: tuple[int, ThreadPoolExecutor] | None = None
 
     @classmethod
-    def configured_as(cls, model: Any, model_file: Path) -> OnnxEmbedder:
-        """The embedder for ``model_file`` with the text handling of ``model`` (a loaded SentenceTransformer),
-        which must be a transformer, mean pooling and normalisation, as all-MiniLM-L6-v2 is."""
+    def from_export(cls, folder: Path, file_name: str) -> OnnxEmbedder:
+        """The embedder for ``folder / file_name``, with the text handling sentence-transformers saved beside the
+        graph (tokenizer, maximum length, pooling) read from its files: importing the library (torch,
+        transformers) would cost seconds and most of a worker's memory. Only a transformer with mean pooling
+        and normalisation, as all-MiniLM-L6-v2 is, runs this way."""
         from tokenizers import Tokenizer
 
-        modules = [type(m).__name__ for m in model]
-        pooling = model[1].get_config_dict() if len(modules) > 1 else {}
-        if modules != ["Transformer", "Pooling", "Normalize"] or not (
-            pooling.get("pooling_mode") == "mean" or pooling.get("pooling_mode_mean_tokens")
-        ):
+        try:
+            modules = _json(folder / "modules.json")
+            kinds = [entry["type"].rsplit(".", 1)[-1] for entry in modules]
+            pooling = _json(folder / modules[1]["path"] / "config.json") if kinds[1:2] == ["Pooling"] else {}
+            settings = _json(folder / "tokenizer_config.json")
+            sentence = _json(folder / "sentence_bert_config.json")
+            tokenizer = Tokenizer.from_str((folder / "tokenizer.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+            problem = f"the ONNX export in {folder} is incomplete ({exc}); delete the folder to export it again"
+            raise ConfigError(problem) from exc
+        mean = pooling.get("pooling_mode") == "mean" or pooling.get("pooling_mode_mean_tokens") is True
+        if kinds != ["Transformer", "Pooling", "Normalize"] or not mean or sentence.get("do_lower_case"):
             raise ConfigError(
-                f"the ONNX backends expect a transformer, mean pooling and normalisation, this model has {modules} "
-                f"({pooling}); use model_backend: torch"
+                f"the ONNX backends run a transformer, mean pooling and normalisation; the export in {folder} is "
+                f"{kinds} ({pooling}); use model_backend: torch"
             )
-        tokenizer = Tokenizer.from_str(model[0].tokenizer.backend_tokenizer.to_str())
+        pad = settings.get("pad_token", "[PAD]")
         tokenizer.no_padding()
-        tokenizer.enable_truncation(max_length=model.max_seq_length)
-        dimension = SentenceTransformerEmbedder(model).dimension
-        return cls(model_file, tokenizer, int(model[0].tokenizer.pad_token_id), dimension)
+        tokenizer.enable_truncation(max_length=int(sentence.get("max_seq_length") or settings["model_max_length"]))
+        dimension = int(pooling.get("embedding_dimension") or pooling["word_embedding_dimension"])
+        pad_id = tokenizer.token_to_id(pad["content"] if isinstance(pad, dict) else pad)
+        return cls(folder / file_name, tokenizer, int(pad_id), dimension)
 
     @property
     def dimension(self) -> int:
@@ -272,33 +288,24 @@ def int8_target() -> str:
     return "avx2"
 
 
-def _onnx_embedder(model_dir: Path, file_name: str) -> Embedder:
-    from sentence_transformers import SentenceTransformer
-
-    configured = SentenceTransformer(
-        str(model_dir), backend="onnx", device="cpu", model_kwargs={"file_name": file_name}
-    )
-    return OnnxEmbedder.configured_as(configured, model_dir / file_name)
-
-
 def _load_onnx(cache_dir: Path) -> Embedder:
-    return _onnx_embedder(_onnx_dir(cache_dir), ONNX_FP32)
+    return OnnxEmbedder.from_export(_onnx_dir(cache_dir), ONNX_FP32)
 
 
 def _load_onnx_int8(cache_dir: Path) -> Embedder:
-    from sentence_transformers import SentenceTransformer, export_dynamic_quantized_onnx_model
-
     model_dir = _onnx_dir(cache_dir)
     target = int8_target()
     file_name = f"onnx/model_qint8_{target}.onnx"
     with _export_lock(cache_dir):
         if not (model_dir / file_name).exists():
+            from sentence_transformers import SentenceTransformer, export_dynamic_quantized_onnx_model
+
             log.info("quantising the ONNX encoder to int8 for %s (once, a few seconds)", target)
             fp32 = SentenceTransformer(
                 str(model_dir), backend="onnx", device="cpu", model_kwargs={"file_name": ONNX_FP32}
             )
             export_dynamic_quantized_onnx_model(fp32, target, str(model_dir))
-    return _onnx_embedder(model_dir, file_name)
+    return OnnxEmbedder.from_export(model_dir, file_name)
 
 
 _LOADERS: dict[str, Callable[[Path], Embedder]] = {

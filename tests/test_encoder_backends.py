@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -118,17 +121,39 @@ def test_the_onnx_encoder_works_in_a_forked_child(cache: Path) -> None:
     assert np.frombuffer(received, dtype=np.float32).reshape(parent.shape) == pytest.approx(parent, abs=1e-6)
 
 
-def test_onnx_refuses_a_model_it_would_pool_wrongly(tmp_path: Path) -> None:
-    """The ONNX runner does mean pooling and normalisation itself: a model built otherwise is a readable
+def _export_copy(cache: Path, tmp_path: Path) -> Path:
+    load_encoder("onnx", cache)
+    folder = tmp_path / "export"
+    shutil.copytree(cache / "all-MiniLM-L6-v2-onnx", folder, ignore=shutil.ignore_patterns("*.onnx"))
+    return folder
+
+
+def test_onnx_refuses_a_model_it_would_pool_wrongly(cache: Path, tmp_path: Path) -> None:
+    """The ONNX runner does mean pooling and normalisation itself: an export pooled otherwise is a readable
     error naming the way out, not silently different vectors."""
-
-    class Transformer: ...
-
-    class Pooling:
-        def get_config_dict(self) -> dict[str, object]:
-            return {"pooling_mode": "cls"}
-
-    class Normalize: ...
-
+    folder = _export_copy(cache, tmp_path)
+    pooling = folder / "1_Pooling" / "config.json"
+    pooling.write_text(json.dumps({**json.loads(pooling.read_text()), "pooling_mode": "cls"}))
     with pytest.raises(ConfigError, match="model_backend: torch"):
-        encoder_module.OnnxEmbedder.configured_as([Transformer(), Pooling(), Normalize()], tmp_path / "x.onnx")
+        encoder_module.OnnxEmbedder.from_export(folder, ONNX_FP32)
+
+
+def test_an_incomplete_onnx_export_says_to_make_it_again(cache: Path, tmp_path: Path) -> None:
+    folder = _export_copy(cache, tmp_path)
+    (folder / "tokenizer.json").unlink()
+    with pytest.raises(ConfigError, match="delete the folder to export it again"):
+        encoder_module.OnnxEmbedder.from_export(folder, ONNX_FP32)
+
+
+def test_an_exported_encoder_loads_without_torch(cache: Path) -> None:
+    """Once exported, the ONNX backends need neither torch nor sentence-transformers (importing them took
+    seconds and most of a worker's memory): a fresh process loads and uses int8 without importing either."""
+    load_encoder("onnx-int8", cache)
+    script = (
+        "import sys; from pathlib import Path; from models.encoder import load_encoder; "
+        f"v = load_encoder('onnx-int8', Path({str(cache)!r})).encode(['Huawei chips']); "
+        "print(v.shape, sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, cwd=PROJECT_ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "(1, 384) []"
