@@ -172,19 +172,21 @@ class OnnxEmbedder:
             settings = _json(folder / "tokenizer_config.json")
             sentence = _json(folder / "sentence_bert_config.json")
             tokenizer = Tokenizer.from_str((folder / "tokenizer.json").read_text(encoding="utf-8"))
+            max_length = int(sentence.get("max_seq_length") or settings["model_max_length"])
+            dimension = int(pooling.get("embedding_dimension") or pooling.get("word_embedding_dimension") or 0)
         except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
             problem = f"the ONNX export in {folder} is incomplete ({exc}); delete the folder to export it again"
             raise ConfigError(problem) from exc
         mean = pooling.get("pooling_mode") == "mean" or pooling.get("pooling_mode_mean_tokens") is True
-        if kinds != ["Transformer", "Pooling", "Normalize"] or not mean or sentence.get("do_lower_case"):
+        runnable = kinds == ["Transformer", "Pooling", "Normalize"] and mean and dimension > 0
+        if not runnable or sentence.get("do_lower_case"):
             raise ConfigError(
                 f"the ONNX backends run a transformer, mean pooling and normalisation; the export in {folder} is "
                 f"{kinds} ({pooling}); use model_backend: torch"
             )
         pad = settings.get("pad_token", "[PAD]")
         tokenizer.no_padding()
-        tokenizer.enable_truncation(max_length=int(sentence.get("max_seq_length") or settings["model_max_length"]))
-        dimension = int(pooling.get("embedding_dimension") or pooling["word_embedding_dimension"])
+        tokenizer.enable_truncation(max_length=max_length)
         pad_id = tokenizer.token_to_id(pad["content"] if isinstance(pad, dict) else pad)
         return cls(folder / file_name, tokenizer, int(pad_id), dimension)
 

@@ -126,8 +126,8 @@ def _export_encoder() -> None:
     """Make the encoder's one-time export in a child process. Not in this one: a child's peak RSS counts the
     pages it shared with its parent when forked, so a parent holding the exporter (torch) would inflate the cold
     run's figure."""
-    make = "from newsmon.config import load_settings as s; from models.encoder import load_encoder as e; "
-    make += "e(s().model_backend, s().model_cache_dir)"
+    make = "from newsmon.config import load_settings; from models.encoder import load_encoder; "
+    make += "settings = load_settings(); load_encoder(settings.model_backend, settings.model_cache_dir)"
     subprocess.run([sys.executable, "-c", make], cwd=ROOT, check=True, capture_output=True)
 
 
