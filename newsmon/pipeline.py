@@ -28,15 +28,7 @@ from newsmon.dev.faults import crash_point
 from newsmon.errors import ConfigError, FeedError, KafkaUnreachableError
 from newsmon.feedlist import configured_feeds
 from newsmon.fetch import FetchLimits, FetchRequest, FetchResult, fetch_all
-from newsmon.kafka_io import (
-    DeliveryReport,
-    bootstrap_servers,
-    close_producer,
-    deliver_outbox,
-    ensure_topics,
-    make_producer,
-    probe,
-)
+from newsmon.kafka_io import PRODUCERS, DeliveryReport, bootstrap_servers, deliver_outbox, probe
 from newsmon.normalise import RejectedEntry
 from newsmon.parse_pool import ParseJob, parse_all
 from newsmon.store import Alert, Keep, RecentMatch, ScoredStory, ScoringRecord, Store
@@ -564,7 +556,8 @@ def deliver_retrying(
 
 
 def deliver(store: Store, settings: Settings) -> DeliveryReport:
-    """Deliver the outbox to the configured Kafka."""
+    """Deliver the outbox to the configured Kafka, with the producer the last clean delivery of this process
+    left (``kafka_io.PRODUCERS``) or a new one."""
     from kafka.errors import KafkaError
 
     if store.outbox_counts()[1] == 0:
@@ -572,13 +565,15 @@ def deliver(store: Store, settings: Settings) -> DeliveryReport:
     try:
         bootstrap = bootstrap_servers(settings)
         probe(bootstrap)
-        ensure_topics(bootstrap, settings, _seed_topic_ids(settings) if settings.topic_per_seed_topic else ())
-        producer = make_producer(bootstrap, settings)
+        lease = PRODUCERS.take(bootstrap, settings, _seed_topic_ids(settings) if settings.topic_per_seed_topic else ())
     except KafkaUnreachableError as exc:
+        PRODUCERS.clear()  # its connections are gone: after the outage a new producer connects at once
         return DeliveryReport(sent=0, failed=store.outbox_counts()[1], error=str(exc))
     except KafkaError as exc:
         return DeliveryReport(sent=0, failed=store.outbox_counts()[1], error=f"{type(exc).__name__}: {exc}")
+    report = None
     try:
-        return deliver_outbox(store, producer, timeout=settings.delivery_timeout_seconds)
+        report = deliver_outbox(store, lease.producer, timeout=settings.delivery_timeout_seconds)
+        return report
     finally:
-        close_producer(producer, timeout=5)
+        PRODUCERS.give_back(lease, clean=report is not None and report.error is None and report.failed == 0)

@@ -2,7 +2,8 @@
 
 kafka-python's producer can wedge after a leader is killed (its futures never complete and its own delivery
 timeout never fires); the fault test `test_leader_sigkill_during_10k_publishes_loses_nothing` met it. These
-tests pin what newsmon does about it with a producer that behaves the same way, deterministically.
+tests pin what newsmon does about it with a producer that behaves the same way, deterministically, and when a
+long-running process may lend its last producer to the next delivery.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from kafka.errors import KafkaTimeoutError
 
-from newsmon.kafka_io import close_producer, deliver_outbox
+from newsmon import kafka_io
+from newsmon.config import Settings
+from newsmon.kafka_io import ProducerShelf, alert_topics, close_producer, deliver_outbox
 from newsmon.messages import OutboxMessage
 from newsmon.store import SQLiteStore
 
@@ -86,3 +90,70 @@ def test_closing_a_wedged_producer_does_not_raise_and_stops_its_io_thread() -> N
     close_producer(producer, timeout=1)
     assert not producer._sender.is_alive()  # a long-running worker would leak one thread per cycle
     assert producer.closed
+
+
+class CountingProducer:
+    """A producer that only says whether it was closed."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def close(self, timeout: float) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+def shelf(monkeypatch: pytest.MonkeyPatch) -> tuple[ProducerShelf, list[CountingProducer], list[list[str]]]:
+    """A fresh shelf whose producers are made and topics ensured by fakes: (shelf, producers made, ensures)."""
+    made: list[CountingProducer] = []
+    ensured: list[list[str]] = []
+
+    def make(bootstrap: str, settings: Settings) -> CountingProducer:
+        made.append(CountingProducer())
+        return made[-1]
+
+    monkeypatch.setattr(kafka_io, "make_producer", make)
+    monkeypatch.setattr(kafka_io, "ensure_topics", lambda b, s, ids=(): ensured.append(alert_topics(s, ids)))
+    return ProducerShelf(), made, ensured
+
+
+def test_a_clean_delivery_leaves_its_producer_for_the_next_and_a_failed_one_closes_it(
+    shelf: tuple[ProducerShelf, list[CountingProducer], list[list[str]]], settings_factory
+) -> None:  # type: ignore[no-untyped-def]
+    producers, made, ensured = shelf
+    settings = settings_factory()
+    first = producers.take("127.0.0.1:9", settings)
+    producers.give_back(first, clean=True)
+    second = producers.take("127.0.0.1:9", settings)
+    assert second.producer is first.producer and len(made) == 1 and len(ensured) == 1  # no new producer, no check
+    producers.give_back(second, clean=False)  # it may be wedged: never lent again
+    assert made[0].closed
+    third = producers.take("127.0.0.1:9", settings)
+    assert third.producer is made[1] and len(ensured) == 2
+
+
+def test_a_kept_producer_is_for_its_own_broker_and_timeout_and_new_topics_are_created_first(
+    shelf: tuple[ProducerShelf, list[CountingProducer], list[list[str]]], settings_factory
+) -> None:  # type: ignore[no-untyped-def]
+    producers, made, ensured = shelf
+    settings = settings_factory(topic_per_seed_topic=True)
+    producers.give_back(producers.take("127.0.0.1:9", settings, ["chips"]), clean=True)
+    routed = producers.take("127.0.0.1:9", settings, ["chips", "memory"])  # a seed topic added since
+    assert routed.producer is made[0] and "newsmon.matches.memory" in ensured[-1]
+    producers.give_back(routed, clean=True)
+    other = producers.take("127.0.0.1:10", settings, ["chips", "memory"])
+    assert other.producer is made[1] and made[0].closed  # another broker: the idle one is closed, not reused
+    producers.give_back(other, clean=True)
+    slower = producers.take("127.0.0.1:10", settings_factory(delivery_timeout_seconds=99), [])
+    assert slower.producer is made[2]  # the producer's own timeouts were made from the old setting
+
+
+def test_a_forked_child_neither_uses_nor_closes_its_parents_producer(
+    shelf: tuple[ProducerShelf, list[CountingProducer], list[list[str]]], settings_factory, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    producers, made, _ = shelf
+    settings = settings_factory()
+    producers.give_back(producers.take("127.0.0.1:9", settings), clean=True)
+    monkeypatch.setattr(kafka_io.os, "getpid", lambda: -1)  # as in a child forked after that delivery
+    child = producers.take("127.0.0.1:9", settings)
+    assert child.producer is made[1] and not made[0].closed  # closing it would stop the parent's I/O thread

@@ -77,6 +77,38 @@ def test_a_flow_run_called_in_this_process_sends_no_heartbeats_and_a_deployments
     assert intervals[0] is None and isinstance(intervals[-1], int) and intervals[-1] >= 30
 
 
+def test_in_process_keeps_every_other_setting_in_force_and_makes_its_own_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``serve`` enters the block every cycle; Prefect validates its whole settings tree to make changed
+    settings, so they are made once per settings in force, and a block inside other temporary settings keeps
+    them."""
+    from prefect.settings import PREFECT_API_URL, Settings, get_current_settings, temporary_settings
+
+    from flows.local import in_process
+
+    copies: list[object] = []
+    real = Settings.copy_with_update
+
+    def counting(self: Settings, *args: Any, **kwargs: Any) -> Settings:
+        copies.append(self)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Settings, "copy_with_update", counting)
+    for _ in range(3):
+        with in_process():
+            assert get_current_settings().flows.heartbeat_frequency is None
+    assert len(copies) <= 1  # none when an earlier block in this process made them
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}):
+        copies.clear()
+        with in_process():
+            assert get_current_settings().api.url == "http://127.0.0.1:9/api"
+            assert get_current_settings().flows.heartbeat_frequency is None
+        assert len(copies) == 1
+    with in_process():
+        assert get_current_settings().api.url != "http://127.0.0.1:9/api"
+
+
 @pytest.mark.integration
 def test_a_task_argument_passed_as_is_reaches_the_task_unwalked_and_unchanged() -> None:
     """Prefect walks every element of a task's arguments; the monitor's (its settings with every feed, a batch's

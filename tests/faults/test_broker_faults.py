@@ -4,10 +4,11 @@ The outbox holds 10,000 matches; while they are delivered (RF 3, min.insync.repl
 producer) the leader of a partition is SIGKILLed, then restarted. Every match must reach the topic; the raw
 duplicate count is printed (the idempotent producer should make it 0).
 
-Delivery goes through what a cycle calls, ``pipeline.deliver``: a fresh producer per attempt, each batch's
-wait bounded by the delivery timeout, the producer force-closed if it would not flush. kafka-python's producer
-can wedge after a leader is killed (no future ever completes, its own delivery timeout never fires: seen once
-in a CI run of this test, with one producer kept across attempts); a cycle must get past that.
+Delivery goes through what a cycle calls, ``pipeline.deliver``: a fresh producer after every attempt that saw a
+failure (a clean one leaves its producer to the next), each batch's wait bounded by the delivery timeout, the
+producer force-closed if it would not flush. kafka-python's producer can wedge after a leader is killed (no
+future ever completes, its own delivery timeout never fires: seen once in a CI run of this test, with one
+producer kept across failed attempts); a cycle must get past that.
 """
 
 from __future__ import annotations

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from newsmon import kafka_io
 from newsmon.dev.local_kafka import LocalKafka
-from newsmon.kafka_io import ensure_topics
+from newsmon.kafka_io import PRODUCERS, ensure_topics
 from newsmon.messages import OutboxMessage
 from newsmon.pipeline import deliver
 from newsmon.store import SQLiteStore
@@ -69,6 +70,71 @@ def test_a_broker_outage_keeps_matches_in_the_outbox_until_it_returns(
     up = settings_factory(kafka_bootstrap=kafka_broker.bootstrap, topic_matches=topic)
     assert deliver(SQLiteStore(up.state_db), up).sent == 5
     assert len(_read_all(kafka_broker.bootstrap, topic)) == 5
+
+
+def test_cycles_of_a_long_running_process_deliver_through_one_producer(
+    kafka_broker: LocalKafka, settings_factory, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    topic = f"matches-{uuid.uuid4().hex[:6]}"
+    settings = settings_factory(kafka_bootstrap=kafka_broker.bootstrap, topic_matches=topic)
+    store = SQLiteStore(settings.state_db)
+    made = _count_producers(monkeypatch)
+    for cycle in (1, 2, 3):
+        store.queue(_renamed(_messages(topic, 4), cycle))
+        assert deliver(store, settings).sent == 4
+    assert len(made) == 1  # a fresh producer per cycle waited for metadata and a producer id each time
+    assert len(_read_all(kafka_broker.bootstrap, topic)) == 12
+
+
+def test_a_broker_outage_retires_the_kept_producer_and_loses_nothing(
+    settings_factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """A producer kept through an outage would wait out kafka-python's reconnect backoff once the broker is
+    back; the first delivery that finds the broker unreachable closes it, and the next one starts afresh."""
+    broker = LocalKafka(tmp_path / "kafka", kafka_cache_dir(), port=free_port())
+    broker.start(timeout=180)
+    try:
+        topic = f"matches-{uuid.uuid4().hex[:6]}"
+        settings = settings_factory(kafka_bootstrap=broker.bootstrap, topic_matches=topic, delivery_timeout_seconds=10)
+        store = SQLiteStore(settings.state_db)
+        made = _count_producers(monkeypatch)
+        store.queue(_messages(topic, 3))
+        assert deliver(store, settings).sent == 3  # its producer is kept for the next cycle
+        broker.stop()
+        store.queue(_renamed(_messages(topic, 3), 1))
+        down = deliver(store, settings)
+        assert (down.sent, down.failed) == (0, 3) and store.outbox_counts() == (3, 3)
+        broker.start(timeout=180)
+        assert deliver(store, settings).sent == 3
+        assert len(made) == 2 and made[0]._closed
+        assert sorted(r.key.decode() for r in _read_all(broker.bootstrap, topic)) == sorted(
+            m.key for m in [*_messages(topic, 3), *_renamed(_messages(topic, 3), 1)]
+        )
+    finally:
+        PRODUCERS.clear()  # before its broker goes: an idle producer would keep asking it for metadata
+        broker.stop()
+
+
+def _renamed(messages: list[OutboxMessage], cycle: int) -> list[OutboxMessage]:
+    """The same messages as other stories (another cycle's alerts)."""
+    return [
+        OutboxMessage(f"{cycle}{m.message_id[1:]}", f"{cycle}{m.key[1:]}", m.topic, m.value, m.headers)
+        for m in messages
+    ]
+
+
+def _count_producers(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every producer delivery makes from now on (the shelf starts empty)."""
+    made: list[object] = []
+    real = kafka_io.make_producer
+
+    def counting(*args: Any, **kwargs: Any) -> object:
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    PRODUCERS.clear()
+    monkeypatch.setattr(kafka_io, "make_producer", counting)
+    return made
 
 
 def test_cli_starts_stops_and_restarts_a_local_broker_whose_data_survives(tmp_path: Path) -> None:
