@@ -106,6 +106,7 @@ def deliver_outbox(store: Store, settings: Settings) -> tuple[int, int]:
     return report.sent, store.undelivered()
 
 
+@stages.timed("settings")  # newsmon's own work (a thousand feeds' config is read and checked), not Prefect's
 def cycle_settings(config_file: str | None, kafka_bootstrap: str | None) -> Settings:
     """A flow run's settings: the config file (and environment), with the broker its caller started. A relative
     config file not found from the working directory is newsmon's own (``config/live.yaml``): a deployment's

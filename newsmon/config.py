@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from newsmon.errors import ConfigError, plain_validation
+from newsmon.files import load_yaml
 from newsmon.netguard import NetworkPolicy
 
 __all__ = ["PROJECT_ROOT", "FeedConfig", "Settings", "load_settings"]
@@ -200,7 +201,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     values: dict[str, Any] = {}
     if config_file is not None:
         try:
-            loaded = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
+            loaded = load_yaml(config_file.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"cannot read config file {config_file}: {exc}") from exc
         if not isinstance(loaded, dict):

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from newsmon.config import FeedConfig, Settings
 from newsmon.errors import ConfigError, plain_validation
-from newsmon.files import replace_file
+from newsmon.files import load_yaml, replace_file
 
 __all__ = ["configured_feeds", "load_feeds", "merge_feeds", "read_opml", "save_feeds", "write_opml"]
 
@@ -37,7 +37,7 @@ def _unique(feeds: Sequence[FeedConfig], where: str) -> tuple[FeedConfig, ...]:
 def load_feeds(path: Path) -> tuple[FeedConfig, ...]:
     """The feeds of a YAML feeds file; a missing file, bad YAML, a bad entry or a repeated id is a ConfigError."""
     try:
-        loaded: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        loaded: Any = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read feeds file {path}: {exc}") from exc
     entries = loaded.get("feeds") if isinstance(loaded, dict) else loaded
