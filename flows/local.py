@@ -24,7 +24,7 @@ def in_process() -> Iterator[None]:
     and of a cycle with nothing new. A served deployment's runs keep them.
 
     The settings without heartbeats are made once per settings in force, not per block: Prefect validates its
-    whole settings tree again to make them (90 ms), which ``serve`` paid every cycle."""
+    whole settings tree again to make them (about 20 ms), which ``serve`` paid every cycle."""
     from prefect.context import SettingsContext, get_settings_context
 
     context = get_settings_context()

@@ -185,8 +185,13 @@ class ProducerShelf:
         if idle is not None and idle.owner != owner:
             self._discard(idle)
             idle = None
-        if idle is None or not topics <= idle.topics:
-            ensure_topics(bootstrap, settings, seed_topic_ids)
+        try:
+            if idle is None or not topics <= idle.topics:
+                ensure_topics(bootstrap, settings, seed_topic_ids)
+        except BaseException:
+            if idle is not None:  # taken off the shelf: closed, or its I/O thread would run on unowned
+                self._discard(idle)
+            raise
         if idle is None:
             return ProducerLease(make_producer(bootstrap, settings), owner, topics)
         return ProducerLease(idle.producer, owner, idle.topics | topics)

@@ -157,3 +157,19 @@ def test_a_forked_child_neither_uses_nor_closes_its_parents_producer(
     monkeypatch.setattr(kafka_io.os, "getpid", lambda: -1)  # as in a child forked after that delivery
     child = producers.take("127.0.0.1:9", settings)
     assert child.producer is made[1] and not made[0].closed  # closing it would stop the parent's I/O thread
+
+
+def test_a_kept_producer_whose_new_topics_cannot_be_created_is_closed_not_lost(
+    shelf: tuple[ProducerShelf, list[CountingProducer], list[list[str]]], settings_factory, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    producers, made, _ = shelf
+    settings = settings_factory(topic_per_seed_topic=True)
+    producers.give_back(producers.take("127.0.0.1:9", settings, ["chips"]), clean=True)
+
+    def refuse(*args: object) -> None:
+        raise KafkaTimeoutError("no controller")
+
+    monkeypatch.setattr(kafka_io, "ensure_topics", refuse)
+    with pytest.raises(KafkaTimeoutError):
+        producers.take("127.0.0.1:9", settings, ["chips", "memory"])
+    assert made[0].closed  # off the shelf and in no lease: left open, its I/O thread would run for good

@@ -52,8 +52,9 @@ def test_the_projects_own_files_read_the_same(path: Path) -> None:
 @pytest.mark.parametrize(
     "text", ["feeds: [a, b", "a: b: c", "- !!python/object:os.system ls", "key: 'open", "\tfeeds: []", "&a [*b]"]
 )
-def test_what_pyyaml_refuses_is_refused(text: str) -> None:
-    with pytest.raises(yaml.YAMLError):
+def test_what_pyyaml_refuses_is_refused_with_its_message(text: str) -> None:
+    with pytest.raises(yaml.YAMLError) as expected:
         yaml.safe_load(text)
-    with pytest.raises(yaml.YAMLError):
+    with pytest.raises(yaml.YAMLError) as refused:
         load_yaml(text)
+    assert str(refused.value) == str(expected.value)  # the line quoted, a caret under the fault
