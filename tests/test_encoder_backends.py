@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import models.encoder as encoder_module
-from models.encoder import BACKENDS, ONNX_FP32, load_encoder
+from models.encoder import BACKENDS, ONNX_FP32, ONNX_INT8, load_encoder
 from models.relevance import load_seed_models
 from models.scoring import Scorer
 from models.topics import load_seed_topics
@@ -40,8 +40,10 @@ def test_unknown_backend_is_a_readable_error() -> None:
         load_encoder("tensorflow")
 
 
+# int8's mean cosine depends on the CPU's kernels as well as the graph: 0.9926 on an avx512_vnni machine, 0.9918
+# on an avx2 one (its u8s8 products saturate at 16 bits), the same file on both.
 @pytest.mark.parametrize(
-    ("backend", "min_cosine", "mean_cosine"), [("onnx", 0.9999, 0.9999), ("onnx-int8", 0.95, 0.9925)]
+    ("backend", "min_cosine", "mean_cosine"), [("onnx", 0.9999, 0.9999), ("onnx-int8", 0.95, 0.991)]
 )
 def test_onnx_backends_are_exported_once_and_agree_with_torch(
     cache: Path, backend: str, min_cosine: float, mean_cosine: float
@@ -54,6 +56,8 @@ def test_onnx_backends_are_exported_once_and_agree_with_torch(
     assert cosines.min() >= min_cosine and cosines.mean() >= mean_cosine
     exported = sorted(p.name for p in (cache / "all-MiniLM-L6-v2-onnx" / "onnx").iterdir())
     assert "model.onnx" in exported
+    if backend == "onnx-int8":  # the graph loaded is the one quantised, on any CPU
+        assert ONNX_INT8.rsplit("/", 1)[1] in exported
     stamps = {p: p.stat().st_mtime_ns for p in (cache / "all-MiniLM-L6-v2-onnx" / "onnx").iterdir()}
     load_encoder.cache_clear()
     load_encoder(backend, cache)  # a new process would load the export, not make it again
