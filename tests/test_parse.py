@@ -58,3 +58,28 @@ def test_every_recorded_document_parses_or_fails_cleanly(path: Path) -> None:
     ids = [s.id for s in parsed.stories]
     assert len(ids) == len(set(ids))
     assert all(s.title and s.published.tzinfo is UTC for s in parsed.stories)
+
+
+def _rss(channel_title: str, item: str) -> bytes:
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>{channel_title}</title>{item}</channel></rss>'
+    ).encode()
+
+
+def test_a_summary_keeps_the_text_after_embedded_markup() -> None:
+    """feedparser's URI resolver wrote a self-closed <iframe/> back as an open one, and the text after it was lost."""
+    item = (
+        "<item><title>Chip curbs</title><link>https://news.example/1</link><description>"
+        'Before &lt;iframe src="https://x.example/"/&gt; after the frame.</description></item>'
+    )
+    parsed = parse_feed(_rss("Wire", item), feed_id="f", feed_url="https://news.example/feed", fetched=NOW)
+    assert parsed.stories[0].summary == "Before after the frame."
+
+
+def test_relative_links_resolve_against_the_feed_and_titles_are_text() -> None:
+    item = "<item><title>Chip curbs</title><link>/2026/04/chips</link></item>"
+    body = _rss("&lt;b&gt;Chip&lt;/b&gt; wire &amp;amp; more", item)
+    parsed = parse_feed(body, feed_id="f", feed_url="https://news.example/feeds/all.xml", fetched=NOW)
+    story = parsed.stories[0]
+    assert story.url == "https://news.example/2026/04/chips"
+    assert parsed.title == story.feed_title == "Chip wire & more"
