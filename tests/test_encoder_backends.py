@@ -41,7 +41,7 @@ def test_unknown_backend_is_a_readable_error() -> None:
 
 
 # int8's mean cosine depends on the CPU's kernels as well as the graph: 0.9926 on an avx512_vnni machine, 0.9918
-# on an avx2 one (its u8s8 products saturate at 16 bits), the same file on both.
+# on an avx2 one (no VNNI dot product: other integer kernels), the same file on both.
 @pytest.mark.parametrize(
     ("backend", "min_cosine", "mean_cosine"), [("onnx", 0.9999, 0.9999), ("onnx-int8", 0.95, 0.991)]
 )
