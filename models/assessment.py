@@ -254,6 +254,9 @@ def evaluation_report(run: LabelledRun, scorer: Scorer, min_precision: float) ->
         "thresholds": {f"{ts.seed}/{t.id}": t.threshold for ts in scorer.topic_sets for t in ts.topics},
         "model": scorer.encoder.name,
         "backend": scorer.encoder.backend,
+        "confirmed_by": {"backend": scorer.confirm.scorer.encoder.backend, "band": scorer.confirm.band}
+        if scorer.confirm
+        else None,
         "cross_validated": [s.seed for s in run.seeds if s.cross_validated],
         "recall_at_precision": round(recall_at_precision(run.labels, margins, min_precision), 4),
         "min_precision": min_precision,

@@ -5,8 +5,9 @@ with the Hugging Face hub switched off. Backends are a dispatch table; each heav
 loader that needs it, so importing newsmon never loads torch.
 
 ``onnx`` and ``onnx-int8`` are exported offline from those weights on first use (a few seconds) into the cache
-directory (``<data dir>/models``) and reused after; int8 is dynamically quantised for the instruction set this
-CPU has (avx512_vnni, avx512, avx2 or arm64). A lock file keeps two processes from exporting at once.
+directory (``<data dir>/models``) and reused after; int8 is one dynamically quantised graph for every CPU
+(``INT8_CONFIG`` says why). A lock file keeps two processes from exporting at once. The pipeline lets fp32
+(``EXACT``) decide int8's close calls again (``models.scoring.Confirmation``).
 
 The ONNX graphs are run by onnxruntime directly (``OnnxEmbedder``), with the tokenizer, maximum length and
 pooling sentence-transformers saved beside the export, and batches spread over the cores one per core; once
@@ -35,6 +36,7 @@ from newsmon.errors import ConfigError
 
 __all__ = [
     "BACKENDS",
+    "EXACT",
     "MODEL_NAME",
     "ONNX_BATCH",
     "Embedder",
@@ -309,6 +311,7 @@ _LOADERS: dict[str, Callable[[Path], Embedder]] = {
     "onnx-int8": _load_onnx_int8,
 }
 BACKENDS = tuple(_LOADERS)
+EXACT = {"onnx-int8": "onnx"}  # the fp32 backend that decides a quantised one's close calls again
 
 
 @cache

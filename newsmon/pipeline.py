@@ -292,17 +292,26 @@ def record_intake(
 # -- seeds and the scorer ------------------------------------------------------------------------------------
 @lru_cache(maxsize=2)  # one scorer per configuration in use; an edited topics file replaces the old one
 def _scorer(
-    seeds_dir: Path, backend: str, cache_dir: Path, batch_size: int | None, stamp: tuple[tuple[str, float], ...]
+    seeds_dir: Path,
+    backend: str,
+    cache_dir: Path,
+    batch_size: int | None,
+    band: float,
+    stamp: tuple[tuple[str, float], ...],
 ) -> Scorer:
-    from models.encoder import load_encoder
+    from models.encoder import EXACT, load_encoder
     from models.relevance import load_seed_models
+    from models.scoring import Confirmation
     from models.topics import load_seed_topics
 
     topic_sets = load_seed_topics(seeds_dir)
     models, warnings = load_seed_models(seeds_dir, topic_sets)
     for warning in warnings:
         log.warning("%s", warning)
-    return Scorer(topic_sets, load_encoder(backend, cache_dir), models, batch_size)
+    confirm = None
+    if band > 0 and backend in EXACT:
+        confirm = Confirmation(Scorer(topic_sets, load_encoder(EXACT[backend], cache_dir), models, batch_size), band)
+    return Scorer(topic_sets, load_encoder(backend, cache_dir), models, batch_size, confirm=confirm)
 
 
 @stages.timed("load seeds and model")
@@ -312,7 +321,12 @@ def build_scorer(settings: Settings) -> Scorer:
     files = [*settings.seeds_dir.glob("*.topics.yaml"), *settings.seeds_dir.glob("*.model.json")]
     stamp = tuple((p.name, p.stat().st_mtime) for p in sorted(files))
     return _scorer(
-        settings.seeds_dir, settings.model_backend, settings.model_cache_dir, settings.embed_batch_size, stamp
+        settings.seeds_dir,
+        settings.model_backend,
+        settings.model_cache_dir,
+        settings.embed_batch_size,
+        settings.model_confirm_band,
+        stamp,
     )
 
 

@@ -8,12 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from models.duplicates import group_near_duplicates
-from models.encoder import load_encoder
-from models.relevance import load_seed_models
-from models.scoring import Scorer
-from models.topics import load_seed_topics
+from models.scoring import matches_of
 from newsmon.config import PROJECT_ROOT, Settings
 from newsmon.parse import parse_feed
+from newsmon.pipeline import build_scorer
 from newsmon.story import Story
 
 
@@ -34,13 +32,15 @@ def expected_alerts(
     seed: str | None = None,
 ) -> set[str]:
     """Story ids that must alert (for any seed, or ``seed``) when a fresh pipeline polls ``documents`` in one
-    cycle, with the settings' encoder backend: each seed's matches, one per near-duplicate group."""
-    topic_sets = load_seed_topics(seeds_dir)
-    models, _ = load_seed_models(seeds_dir, topic_sets)
-    scorer = Scorer(topic_sets, load_encoder(settings.model_backend, settings.model_cache_dir), models)
-    matches = scorer.matches(feed_stories(documents))
+    cycle, with the settings' encoder backend (and its confirmation): each seed's matches, one per near-duplicate
+    group."""
+    scorer = build_scorer(settings.model_copy(update={"seeds_dir": seeds_dir}))
+    stories = feed_stories(documents)
+    assessed, titles = scorer.assess_with_titles(stories)
+    row = {story.id: i for i, story in enumerate(stories)}
+    matches = matches_of(stories, assessed)
     leads: set[str] = set()
     for name in {m.seed for m in matches if seed in (None, m.seed)}:
         mine = list({m.story.id: m.story for m in matches if m.seed == name}.values())
-        leads |= set(group_near_duplicates(mine, scorer.encoder.encode([s.title for s in mine]), []).members)
+        leads |= set(group_near_duplicates(mine, titles[[row[s.id] for s in mine]], []).members)
     return leads

@@ -88,6 +88,7 @@ def test_dev_set_figures_do_not_regress() -> None:
     assert {"precision", "recall", "f1", "average_precision", "threshold", "n"} <= set(report)
     assert report["n"] == 547 and report["core"] == 107
     assert report["cross_validated"] == ["huawei-korea-chips"]
+    assert report["backend"] == "onnx-int8" and report["confirmed_by"] == {"backend": "onnx", "band": 0.05}
     assert report["average_precision"] >= 0.96
     assert report["average_precision_strict"] >= 0.90
     assert report["f1"] >= 0.90

@@ -300,3 +300,46 @@ def test_a_judged_batch_embeds_each_text_once_and_keeps_the_matched_titles_embed
     assert set(verdicts.title_vectors) == {relevant.id}
     fresh = real.encode([relevant.title])[0]
     assert float(verdicts.title_vectors[relevant.id] @ fresh) > 0.9999  # the unit embedding grouping used to make
+
+
+def test_only_the_close_calls_are_decided_again_by_the_confirming_scorer(scorer: Scorer) -> None:
+    """A confirmation re-reads exactly the stories the first scorer decided within its band, with its own
+    encoder, and their verdicts and title vectors become its; every other story keeps the first reading."""
+    import numpy as np
+
+    from models.scoring import Confirmation, story_sentences
+
+    stories = [
+        _story("US move to bar Chinese chips seen as boon to Samsung, SK Hynix", "Shares rose. Analysts agreed."),
+        _story("Huawei unveils new Ascend AI chip despite US sanctions"),
+        _story("Samsung, SK Hynix shares jump as HBM demand soars"),
+        _story("Barclays initiates coverage of ON Semiconductor with equal-weight rating"),
+        _story("Rain expected in Oslo"),
+    ]
+    first = scorer.assess(stories)
+    margins = sorted(abs(per_seed[0].margin) for per_seed in first)
+    band = (margins[1] + margins[2]) / 2  # two stories within it, three beyond
+    close = [i for i, per_seed in enumerate(first) if abs(per_seed[0].margin) < band]
+    real, encoded = scorer.encoder, []
+
+    def counting(texts: list[str], *args: object, **kwargs: object) -> object:
+        encoded.extend(texts)
+        return real.encode(texts, *args, **kwargs)  # type: ignore[arg-type]
+
+    from types import SimpleNamespace
+
+    spy = SimpleNamespace(encode=counting, name=real.name, backend="exact", dimension=real.dimension)
+    exact = Scorer(scorer.topic_sets, real, background=scorer.background)  # another model: the prior
+    exact.encoder = spy  # type: ignore[assignment]
+    confirmed = Scorer(scorer.topic_sets, real, scorer.models, background=scorer.background)
+    confirmed.confirm = Confirmation(exact, band)
+    assessed, titles = confirmed.assess_with_titles(stories)
+    assert len(close) == 2
+    assert sorted(encoded) == sorted(t for i in close for t in story_sentences(stories[i]))
+    for i, story in enumerate(stories):
+        expected = exact.assess([story])[0] if i in close else first[i]
+        assert [(a.relevance, a.primary.topic_id, a.matched) for a in assessed[i]] == [
+            (a.relevance, a.primary.topic_id, a.matched) for a in expected
+        ]
+        assert np.allclose(titles[i], real.encode([story.title])[0], atol=1e-5)
+    assert confirmed.only(scorer.seeds[0]).confirm is not None  # one seed alone keeps its confirmation

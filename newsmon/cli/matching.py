@@ -94,9 +94,13 @@ def evaluate(
 
 
 def _print_evaluation(report: dict[str, object], min_precision: float) -> None:
+    confirmed = report["confirmed_by"]
+    backend = str(report["backend"])
+    if isinstance(confirmed, dict):
+        backend += f"; {confirmed['backend']} decides again within {confirmed['band']} of a threshold"
     console.print(
         f"{report['n']} headlines ({report['core']} core, {report['related']} related), "
-        f"{report['model']} ({report['backend']}), relevance thresholds as configured (median {report['threshold']})"
+        f"{report['model']} ({backend}), relevance thresholds as configured (median {report['threshold']})"
     )
     if report["cross_validated"]:
         console.print(
