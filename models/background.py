@@ -12,9 +12,7 @@ Jan–Apr 2026). Their embeddings are computed once per encoder backend and cach
 
 from __future__ import annotations
 
-import hashlib
 import math
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,27 +79,10 @@ _LOADED: dict[tuple[int, str], Background] = {}
 
 
 def load_background(encoder: Encoder, path: Path = BACKGROUND_FILE) -> Background:
-    """The background, its embeddings made with ``encoder``: once per process, and cached on disk beside the
-    encoder's exports (per backend and file), since embedding 2,601 headlines takes seconds."""
+    """The background, its embeddings made with ``encoder``: once per process, and kept on disk beside the
+    encoder's exports (``Encoder.encode_kept``), since embedding 2,601 headlines takes seconds."""
     headlines = _headlines(path)
-    digest = hashlib.sha256("\n".join(headlines).encode()).hexdigest()[:12]
-    key = (id(encoder), digest)
+    key = (id(encoder), "\n".join(headlines))
     if key not in _LOADED:
-        _LOADED[key] = _embedded(encoder, headlines, digest)
+        _LOADED[key] = Background(headlines, encoder.encode_kept(headlines).astype(np.float32))
     return _LOADED[key]
-
-
-def _embedded(encoder: Encoder, headlines: tuple[str, ...], digest: str) -> Background:
-    cache_dir = encoder.cache_dir
-    made_by = f"{encoder.backend}-{type(encoder.model).__name__}-{encoder.model.batch_size}"  # a new way, a new file
-    cache = cache_dir / f"background-{made_by}-{digest}.npy" if cache_dir else None
-    if cache is not None and cache.exists():
-        vectors = np.load(cache)
-    else:
-        vectors = encoder.encode(headlines)
-        if cache is not None:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            partial = cache.with_name(f"{cache.stem}.{os.getpid()}.partial.npy")  # processes may race
-            np.save(partial, vectors)
-            partial.replace(cache)
-    return Background(headlines, vectors.astype(np.float32))

@@ -322,7 +322,7 @@ class Scorer:
             exemplars,
             offsets,
             closeness,
-            self.encoder.encode([t for t, _ in model.neighbours], self.batch_size),
+            self.encoder.encode_kept([t for t, _ in model.neighbours], self.batch_size),
             tuple(t for t, _ in model.neighbours),
             tuple(label for _, label in model.neighbours),
             [names.index(f) for f in model.features],
@@ -341,12 +341,12 @@ class Scorer:
         return np.column_stack([closeness, self.background.ordinary(vectors), core, other])
 
     def _topic_vectors(self, topic: Topic) -> _TopicVectors:
-        exemplars = self.encoder.encode(topic.exemplars, self.batch_size)
+        exemplars = self.encoder.encode_kept(topic.exemplars, self.batch_size)
         return _TopicVectors(
             topic,
             exemplars,
             _unit(exemplars.mean(axis=0))[None, :],
-            self.encoder.encode(topic.exclusions, self.batch_size),
+            self.encoder.encode_kept(topic.exclusions, self.batch_size),
         )
 
     def _read_topic(self, tv: _TopicVectors, batch: _Batch) -> _Reading:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -328,7 +328,7 @@ def test_only_the_close_calls_are_decided_again_by_the_confirming_scorer(scorer:
 
     from types import SimpleNamespace
 
-    spy = SimpleNamespace(encode=counting, name=real.name, backend="exact", dimension=real.dimension)
+    spy = SimpleNamespace(encode=counting, encode_kept=real.encode_kept, name=real.name, backend="x", dimension=384)
     exact = Scorer(scorer.topic_sets, real, background=scorer.background)  # another model: the prior
     exact.encoder = spy  # type: ignore[assignment]
     confirmed = Scorer(scorer.topic_sets, real, scorer.models, background=scorer.background)
@@ -343,3 +343,47 @@ def test_only_the_close_calls_are_decided_again_by_the_confirming_scorer(scorer:
         ]
         assert np.allclose(titles[i], real.encode([story.title])[0], atol=1e-5)
     assert confirmed.only(scorer.seeds[0]).confirm is not None  # one seed alone keeps its confirmation
+
+
+def test_seed_embeddings_are_kept_on_disk_exactly_and_never_read_stale(tmp_path: Path) -> None:
+    """A process loading a seed reads its exemplars' vectors from the file an earlier one kept instead of
+    embedding them again; other texts, another batch size or another graph never read that file; a torn file
+    is embedded again."""
+    from dataclasses import dataclass
+
+    import numpy as np
+
+    from models.encoder import Encoder
+
+    real = load_encoder("torch")
+
+    @dataclass(frozen=True)
+    class Counting:
+        identity: str
+        batch_size: int = 64
+        calls: list[int] = field(default_factory=list)
+
+        @property
+        def dimension(self) -> int:
+            return real.dimension
+
+        def embed(self, texts: list[str], batch_size: int) -> np.ndarray:
+            self.calls.append(len(texts))
+            return real.model.embed(texts, batch_size)
+
+    texts = ["Samsung, SK Hynix shares jump as HBM demand soars", "US tightens export controls"]
+    first = Encoder("m", "torch", Counting("graph-1"), tmp_path)
+    kept = first.encode_kept(texts)
+    assert np.array_equal(kept, real.encode(texts)) and first.model.calls == [2]
+    again = Encoder("m", "torch", Counting("graph-1"), tmp_path)  # another process, the same export
+    assert np.array_equal(again.encode_kept(texts), kept) and again.model.calls == []
+    again.encode_kept(texts[:1])
+    again.encode_kept(texts, batch_size=1)
+    assert again.model.calls == [1, 2]
+    other = Encoder("m", "torch", Counting("graph-2"), tmp_path)  # a new export
+    other.encode_kept(texts)
+    assert other.model.calls == [2]
+    for path in (tmp_path / "embeddings").glob("*.npy"):
+        path.write_bytes(path.read_bytes()[:40])  # torn by a crash
+    assert np.array_equal(again.encode_kept(texts), kept) and again.model.calls == [1, 2, 2]
+    assert not list((tmp_path / "embeddings").glob("*partial*"))
