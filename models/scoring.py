@@ -406,14 +406,15 @@ class Scorer:
         close = self.confirm.near(assessed) if self.confirm else []
         if self.confirm and close:
             again, exact = self.confirm.scorer.assess_with_titles([stories[i] for i in close])
-            for row, story in enumerate(close):
-                assessed[story] = again[row]
+            for story, verdicts in zip(close, again, strict=True):
+                assessed[story] = verdicts
             titles[close] = exact
         return assessed, titles
 
     def _assess_all(
         self, stories: Sequence[Story], progress: Callable[[int], None] | None
     ) -> tuple[list[list[SeedAssessment]], Vectors]:
+        """This scorer's own reading of every story, before any confirmation."""
         if not stories:
             return [], np.zeros((0, self.encoder.dimension), dtype=np.float32)
         per_story = [story_sentences(s) for s in stories]
