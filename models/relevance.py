@@ -1,13 +1,14 @@
 """The per-seed relevance model: a small logistic model over a story's evidence features, learned from labels.
 
 Each topic contributes readable measurements (best exemplar cosine, cosine to the topic centroid, keywords
-named, closeness to the topic's exclusions) and the seed adds the best of each over its topics. Four features
+named, closeness to the topic's exclusions) and the seed adds the best of each over its topics. Five features
 mean the same for any seed (``AGNOSTIC_FEATURES``): how far the story's closeness to the seed's exemplars rises
-above ordinary news, how ordinary the story is, and how close it comes to the headlines an analyst labelled
-core, and not core. A model uses a named subset of them and turns it into one probability that the story
-deserves an alert, saying how much each topic pushed it. Once a seed has labels, a model may add a *title
-probe*: weights over the title's embedding itself, learned on top of the features, for what the labels teach
-that no topic or neighbour says (``fit_probe``).
+above ordinary news, how ordinary the story is, how close it comes to the headlines an analyst labelled core,
+and not core, and its closeness counting the stream's stories nearest the article too (``models.stream``). A
+model uses a named subset of them and turns it into one probability that the story deserves an alert, saying
+how much each topic pushed it. Once a seed has labels, a model may add a *title probe*: weights over the title's
+embedding itself, learned on top of the features, for what the labels teach that no topic or neighbour says
+(``fit_probe``).
 
 It lives beside the topics file as ``seeds/<seed>.model.json``: plain JSON (feature names, standardisation,
 weights, the labelled neighbours), readable and diffable, never a pickle. Without one, the transfer model
@@ -58,7 +59,10 @@ __all__ = [
 
 TOPIC_FEATURES = ("similarity", "centroid", "keywords", "exclusion")
 SEED_FEATURES = ("similarity", "centroid", "keywords")
-AGNOSTIC_FEATURES = ("seed.closeness", "seed.ordinary", "labels.core", "labels.other")
+# seed.stream is seed.closeness counting what the stream showed of the seed too (``models.stream``)
+AGNOSTIC_FEATURES = ("seed.closeness", "seed.ordinary", "labels.core", "labels.other", "seed.stream")
+# The neighbours family: the transfer model's features grown by a seed's labels.
+NEIGHBOURS_FEATURES = ("seed.stream", "seed.ordinary", "labels.core", "labels.other")
 NEGATIVE_FEATURES = ("seed.ordinary", "labels.other")  # may only lower relevance (with ``*.exclusion``)
 FORMAT = "newsmon.relevance/1"
 TRANSFER_FILE = Path(__file__).parent / "data" / "transfer.json"
@@ -333,7 +337,7 @@ def family_features(topic_set: TopicSet, family: str) -> list[str]:
     grown by a seed's labels, so its fit is pulled towards the transfer weights; the topics family, for topics a
     person reviewed, is pulled towards zero, which served the Huawei seed's later months better (AP 0.943 vs
     0.925)."""
-    return feature_names(topic_set) if family == "topics" else list(AGNOSTIC_FEATURES)
+    return feature_names(topic_set) if family == "topics" else list(NEIGHBOURS_FEATURES)
 
 
 def train(

@@ -21,6 +21,7 @@ from models.background import Background, load_background
 from models.encoder import Encoder, Vectors
 from models.relevance import RelevanceModel, feature_names, prior_model
 from models.sentences import keyword_hits, split_sentences
+from models.stream import StreamPool, joined, picked, weight
 from models.topics import Topic, TopicSet
 from newsmon.errors import ConfigError
 from newsmon.story import Story
@@ -39,6 +40,7 @@ __all__ = [
 ]
 
 CLOSENESS_TEMPERATURE = 10.0  # soft maximum over a seed's exemplars: several close ones count, one dominates
+REREAD_KEPT = 10_000  # stream picks whose title vectors a scorer keeps (``Scorer.reread``) before starting over
 KEYWORD_BONUS = 0.04
 MAX_KEYWORD_BONUS = 0.12
 MAX_KEYWORDS_COUNTED = 3
@@ -140,6 +142,8 @@ class _SeedVectors:
     neighbour_labels: tuple[int, ...]
     columns: list[int]
     neighbour_index: dict[str, tuple[int, ...]]  # title_columns(neighbour_titles)
+    closeness_column: int  # where seed.closeness sits in the full vector
+    streamed: bool  # whether its model reads seed.stream
 
 
 def _soft_max(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
@@ -195,6 +199,7 @@ class _Batch:
     vectors: Vectors
     starts: npt.NDArray[np.intp]
     texts: list[str]
+    ids: list[str]
 
 
 def _best_per_story(
@@ -291,11 +296,17 @@ class Scorer:
         self.models = {ts.seed: (models or {}).get(ts.seed) or prior_model(ts) for ts in self.topic_sets}
         self._vectors = {ts.seed: [self._topic_vectors(t) for t in ts.topics] for ts in self.topic_sets}
         self._seed_vectors = {ts.seed: self._seed_evidence(ts) for ts in self.topic_sets}
+        self._reread: dict[str, npt.NDArray[np.float32]] = {}  # stream picks' title vectors (``reread``)
 
     @property
     def seeds(self) -> list[str]:
         """The seed ids, in the order of ``topic_sets``."""
         return [ts.seed for ts in self.topic_sets]
+
+    @property
+    def streams(self) -> bool:
+        """Whether some seed's model reads ``seed.stream`` (what the stream showed of it)."""
+        return any(sv.streamed for sv in self._seed_vectors.values())
 
     def only(self, seed: str) -> Scorer:
         """A scorer for one of these seeds alone (same encoder, background and model)."""
@@ -327,18 +338,60 @@ class Scorer:
             tuple(label for _, label in model.neighbours),
             [names.index(f) for f in model.features],
             title_columns([t for t, _ in model.neighbours]),
+            names.index("seed.closeness"),
+            "seed.stream" in model.features,
         )
 
-    def agnostic(self, seed: str, titles: Sequence[str], vectors: Vectors) -> Matrix:
-        """The seed-agnostic features of stories (by their titles), a row each: closeness to the seed above
-        ordinary news and how ordinary it is, both in background standard deviations, and the nearest labelled
-        neighbours."""
+    def agnostic(
+        self,
+        seed: str,
+        titles: Sequence[str],
+        vectors: Vectors,
+        ids: Sequence[str] | None = None,
+        pool: StreamPool | None = None,
+    ) -> Matrix:
+        """The seed-agnostic features of stories (by their titles; ``ids`` tell them apart), a row each:
+        closeness to the seed above ordinary news and how ordinary it is, both in background standard
+        deviations, the nearest labelled neighbours, and closeness counting what the stream showed (``pool``)."""
+        ids = ids if ids is not None else [str(i) for i in range(len(titles))]
         sv = self._seed_vectors[seed]
         closeness = (_soft_max(vectors @ sv.exemplars.T - sv.offsets) - sv.closeness[0]) / sv.closeness[1]
         core, other = neighbour_evidence(
             vectors, titles, sv.neighbours, sv.neighbour_titles, sv.neighbour_labels, sv.neighbour_index
         )
-        return np.column_stack([closeness, self.background.ordinary(vectors), core, other])
+        stream = self._stream_closeness(sv, vectors, closeness, ids, titles, pool)
+        return np.column_stack([closeness, self.background.ordinary(vectors), core, other, stream])
+
+    def _stream_closeness(
+        self,
+        sv: _SeedVectors,
+        vectors: Vectors,
+        closeness: Matrix,
+        ids: Sequence[str],
+        titles: Sequence[str],
+        pool: StreamPool | None,
+    ) -> Matrix:
+        """``seed.stream`` (see ``models.stream``): closeness to the seed's exemplars and to the stream's stories
+        closest to them (the pool, and this batch's own picks), in the same background standard deviations. No
+        story counts itself; with nothing picked, this is the closeness itself."""
+        mine = picked(closeness)
+        batch = StreamPool(tuple(ids[i] for i in mine), tuple(titles[i] for i in mine), vectors[mine], closeness[mine])
+        pool = (pool or StreamPool.empty(vectors.shape[1])).joined(batch)
+        if not len(pool):
+            return closeness
+        exemplars = np.vstack([sv.exemplars, pool.vectors])
+        # a pick counts by its weight (models.stream.weight) inside the soft maximum: log-weight off its cosine
+        faint = -np.log(np.maximum(weight(pool.closeness), 1e-12)) / CLOSENESS_TEMPERATURE
+        offsets = np.concatenate([sv.offsets, self.background.offsets(pool.vectors) + faint])
+        ordinary = _soft_max(self.background.vectors @ exemplars.T - offsets)
+        raw = vectors @ exemplars.T - offsets
+        column = {story: len(sv.exemplars) + i for i, story in enumerate(pool.ids)}
+        own = [(row, column[story]) for row, story in enumerate(ids) if story in column]
+        if own:
+            rows, columns = zip(*own, strict=True)
+            raw[list(rows), list(columns)] = -4.0  # below any cosine: a story is not its own exemplar
+        result: Matrix = (_soft_max(raw) - float(ordinary.mean())) / max(float(ordinary.std()), 1e-9)
+        return result
 
     def _topic_vectors(self, topic: Topic) -> _TopicVectors:
         exemplars = self.encoder.encode_kept(topic.exemplars, self.batch_size)
@@ -364,13 +417,14 @@ class Scorer:
         bonus = np.asarray([min(MAX_KEYWORD_BONUS, KEYWORD_BONUS * len(h)) for h in hits])
         return _Reading(tv.topic, np.column_stack(columns), columns[0] + bonus, row, exemplar, hits, exclusion)
 
-    def _assess_seed(self, ts: TopicSet, batch: _Batch) -> list[SeedAssessment]:
+    def _assess_seed(self, ts: TopicSet, batch: _Batch, pool: StreamPool | None) -> list[SeedAssessment]:
         """Every story of the batch against one seed: its topics' readings, then the model, as matrices."""
         readings = [self._read_topic(tv, batch) for tv in self._vectors[ts.seed]]
         titles = batch.vectors[batch.starts]
         best = np.max(np.stack([r.values[:, :3] for r in readings]), axis=0)  # seed.similarity, centroid, keywords
         title_texts = [batch.sentences[row] for row in batch.starts]
-        values = np.hstack([*(r.values for r in readings), best, self.agnostic(ts.seed, title_texts, titles)])
+        agnostic = self.agnostic(ts.seed, title_texts, titles, batch.ids, pool)
+        values = np.hstack([*(r.values for r in readings), best, agnostic])
         model = self.models[ts.seed]
         own = values[:, self._seed_vectors[ts.seed].columns]
         relevance = model.probabilities(own, titles)
@@ -395,24 +449,63 @@ class Scorer:
         return self.assess_with_titles(stories, progress)[0]
 
     def assess_with_titles(
-        self, stories: Sequence[Story], progress: Callable[[int], None] | None = None
+        self,
+        stories: Sequence[Story],
+        progress: Callable[[int], None] | None = None,
+        stream: Mapping[str, StreamPool] | None = None,
     ) -> tuple[list[list[SeedAssessment]], Vectors]:
         """``assess``, and each story's unit title embedding (row i: story i). A story's title is its first
         sentence, so near-duplicate grouping reuses that embedding instead of encoding every matched title again.
         One encoder call for the whole batch: the encoder sorts its texts by length, so batches pad little. Each
         seed then reads all stories at once with matrix operations, never story by story. The close calls are
-        then decided again by the confirmation's scorer, if there is one (their title vectors are its too)."""
-        assessed, titles = self._assess_all(stories, progress)
+        then decided again by the confirmation's scorer, if there is one (their title vectors are its too), with
+        the same ``stream`` and this batch's picks (``models.stream``)."""
+        assessed, titles = self._assess_all(stories, progress, stream or {})
         close = self.confirm.near(assessed) if self.confirm else []
         if self.confirm and close:
-            again, exact = self.confirm.scorer.assess_with_titles([stories[i] for i in close])
+            seen = self.confirm.scorer.reread(joined(stream or {}, self.picks(stories, assessed, titles)))
+            again, exact = self.confirm.scorer.assess_with_titles([stories[i] for i in close], stream=seen)
             for story, verdicts in zip(close, again, strict=True):
                 assessed[story] = verdicts
             titles[close] = exact
         return assessed, titles
 
+    def picks(
+        self, stories: Sequence[Story], assessed: Sequence[Sequence[SeedAssessment]], titles: Vectors
+    ) -> dict[str, StreamPool]:
+        """Each seed's picks among assessed stories (``models.stream``: closeness to its article alone)."""
+        found = {}
+        for index, ts in enumerate(self.topic_sets):
+            column = self._seed_vectors[ts.seed].closeness_column
+            closeness = np.asarray([per[index].values[column] for per in assessed], dtype=np.float64)
+            mine = picked(closeness)
+            found[ts.seed] = StreamPool(
+                tuple(stories[i].id for i in mine), tuple(stories[i].title for i in mine), titles[mine], closeness[mine]
+            )
+        return found
+
+    def reread(self, pools: Mapping[str, StreamPool]) -> dict[str, StreamPool]:
+        """The pools as this scorer's encoder reads them: each pick's title embedded again (kept per story, so
+        a long-running worker embeds each pick once) and its closeness and weight measured again. Why: int8
+        moves a pick's vector and closeness a little, enough to flip the close calls fp32 decides again."""
+        if not any(sv.streamed for sv in self._seed_vectors.values()):
+            return dict(pools)  # no model here reads the pool
+        found = {}
+        for seed, pool in pools.items():
+            missing = [(i, t) for i, t in zip(pool.ids, pool.titles, strict=True) if i not in self._reread]
+            if missing:
+                if len(self._reread) > REREAD_KEPT:
+                    self._reread.clear()
+                vectors = self.encoder.encode([t for _, t in missing], self.batch_size)
+                self._reread.update(zip((i for i, _ in missing), vectors, strict=True))
+            vectors = np.stack([self._reread[i] for i in pool.ids]) if len(pool) else pool.vectors
+            sv = self._seed_vectors[seed]
+            closeness = (_soft_max(vectors @ sv.exemplars.T - sv.offsets) - sv.closeness[0]) / sv.closeness[1]
+            found[seed] = StreamPool(pool.ids, pool.titles, vectors, closeness)
+        return found
+
     def _assess_all(
-        self, stories: Sequence[Story], progress: Callable[[int], None] | None
+        self, stories: Sequence[Story], progress: Callable[[int], None] | None, stream: Mapping[str, StreamPool]
     ) -> tuple[list[list[SeedAssessment]], Vectors]:
         """This scorer's own reading of every story, before any confirmation."""
         if not stories:
@@ -425,8 +518,9 @@ class Scorer:
             self.encoder.encode(sentences, self.batch_size, progress),
             starts,
             [" ".join(per) for per in per_story],
+            [s.id for s in stories],
         )
-        per_seed = [self._assess_seed(ts, batch) for ts in self.topic_sets]
+        per_seed = [self._assess_seed(ts, batch, stream.get(ts.seed)) for ts in self.topic_sets]
         return [[seed[story] for seed in per_seed] for story in range(len(stories))], batch.vectors[starts]
 
     def matches(self, stories: Sequence[Story]) -> list[SeedMatch]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -22,6 +22,7 @@ import numpy as np
 from models.duplicates import Grouping, group_near_duplicates
 from models.encoder import Vectors
 from models.scoring import Scorer, SeedMatch, matches_of
+from models.stream import STREAM_DAYS, STREAM_MOST, StreamPool, joined
 from newsmon import __version__, messages, polling, stages
 from newsmon.config import FeedConfig, Settings
 from newsmon.dev.faults import crash_point
@@ -31,7 +32,7 @@ from newsmon.fetch import FetchLimits, FetchRequest, FetchResult, fetch_all
 from newsmon.kafka_io import PRODUCERS, DeliveryReport, bootstrap_servers, deliver_outbox, probe
 from newsmon.normalise import RejectedEntry
 from newsmon.parse_pool import ParseJob, parse_all
-from newsmon.store import Alert, Keep, RecentMatch, ScoredStory, ScoringRecord, Store
+from newsmon.store import Alert, Keep, RecentMatch, ScoredStory, ScoringRecord, Store, StreamPick
 from newsmon.story import Story
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "replay",
     "score_pending",
     "seed_notes",
+    "stream_of",
 ]
 
 SCORE_CHUNK = 2000  # stories scored and recorded per transaction: bounds memory and the work a crash repeats
@@ -358,14 +360,20 @@ class Verdicts:
     matches: list[SeedMatch]
     scored: list[ScoredStory]
     title_vectors: dict[str, Vectors] = field(default_factory=dict)  # matched stories' unit title embeddings
+    picks: dict[str, StreamPool] = field(default_factory=dict)  # each streamed seed's new stream picks
 
 
 def judge(
-    scorer: Scorer, stories: Sequence[Story], progress: Callable[[int], None] | None = None, seed: str | None = None
+    scorer: Scorer,
+    stories: Sequence[Story],
+    progress: Callable[[int], None] | None = None,
+    seed: str | None = None,
+    stream: Mapping[str, StreamPool] | None = None,
 ) -> Verdicts:
-    """Score stories against every seed (or only ``seed``); ``progress`` hears sentences embedded so far. Each
-    text is embedded once: the matched stories' title embeddings are kept for near-duplicate grouping."""
-    every_seed, titles = scorer.assess_with_titles(stories, progress)
+    """Score stories against every seed (or only ``seed``) with what the ``stream`` showed of each seed;
+    ``progress`` hears sentences embedded so far. Each text is embedded once: the matched stories' title
+    embeddings are kept for near-duplicate grouping, and the stories that join a seed's stream pool are noted."""
+    every_seed, titles = scorer.assess_with_titles(stories, progress, stream)
     assessed = [[a for a in per_seed if seed in (None, a.topic_set.seed)] for per_seed in every_seed]
     scored = [
         ScoredStory(
@@ -386,7 +394,24 @@ def judge(
     ]
     matches = matches_of(stories, assessed)
     row = {story.id: i for i, story in enumerate(stories)}
-    return Verdicts(matches, scored, {m.story.id: titles[row[m.story.id]] for m in matches})
+    picks = {s: pool for s, pool in scorer.picks(stories, every_seed, titles).items() if seed in (None, s)}
+    return Verdicts(matches, scored, {m.story.id: titles[row[m.story.id]] for m in matches}, picks)
+
+
+def stream_of(store: Store, scorer: Scorer) -> dict[str, StreamPool]:
+    """Each seed's stream pool as the store keeps it (nothing to read when no seed's model reads one)."""
+    if not scorer.streams:
+        return {}
+    return {
+        seed: StreamPool(
+            tuple(p.story_id for p in picks),
+            tuple(p.title for p in picks),
+            np.stack([p.vector for p in picks]),
+            np.asarray([p.closeness for p in picks], dtype=np.float64),
+        )
+        for seed, picks in store.stream_pools().items()
+        if picks
+    }
 
 
 def group_matches(store: Store, verdicts: Verdicts, settings: Settings) -> dict[str, Grouping]:
@@ -472,6 +497,8 @@ def _keep(settings: Settings) -> Keep:
         recent_since=now - 2 * timedelta(hours=settings.near_duplicate_window_hours),
         scored_since=now - timedelta(days=settings.review_retention_days),
         stories_since=now - timedelta(days=settings.story_retention_days),
+        stream_since=now - timedelta(days=STREAM_DAYS),
+        stream_most=STREAM_MOST,
     )
 
 
@@ -501,6 +528,11 @@ def _record_verdicts(
             for i, vector in grouping.vectors.items()
         ],
         scored=verdicts.scored,
+        stream=[
+            StreamPick(seed, story, title, vector, float(closeness))
+            for seed, pool in verdicts.picks.items()
+            for story, title, vector, closeness in zip(pool.ids, pool.titles, pool.vectors, pool.closeness, strict=True)
+        ],
     )
     queued = store.record_scoring(record, _keep(settings))
     crash_point("pipeline-recorded")
@@ -518,9 +550,11 @@ def score_pending(store: Store, scorer: Scorer, settings: Settings, run_id: str)
     """Score every pending story (this cycle's and any a failed cycle left), oldest first, ``SCORE_CHUNK`` at a
     time, each chunk recorded in its own transaction."""
     total = Recorded()
+    stream = stream_of(store, scorer)
     while stories := store.claim_pending(SCORE_CHUNK):
-        verdicts = judge(scorer, stories, _embedding_progress)
+        verdicts = judge(scorer, stories, _embedding_progress, stream=stream)
         total.add(record_verdicts(store, stories, verdicts, settings, scorer, run_id))
+        stream = joined(stream, verdicts.picks)
     return total
 
 
@@ -537,10 +571,13 @@ def replay(
     the matches whose (story, seed) never alerted; ``progress`` hears how many stories are done."""
     total = Recorded()
     after = 0
+    stream = stream_of(store, scorer)
     while page := store.kept_stories(since, after, SCORE_CHUNK):
         after = page[-1][0]
         stories = [story for _, story in page]
-        total.add(record_verdicts(store, stories, judge(scorer, stories, seed=seed), settings, scorer, run_id))
+        verdicts = judge(scorer, stories, seed=seed, stream=stream)
+        total.add(record_verdicts(store, stories, verdicts, settings, scorer, run_id))
+        stream = joined(stream, verdicts.picks)
         if progress is not None:
             progress(total.scored)
     return total

@@ -81,7 +81,7 @@ def learn(monitor: Monitor, labelled: list[LabelledHeadline], folder: Path) -> M
         return monitor
     path = folder / f"labels-{len(labelled)}.jsonl"
     path.write_text("".join(json.dumps(dataclasses.asdict(h)) + "\n" for h in labelled), encoding="utf-8")
-    run = run_labelled(monitor.scorer(), labelled, sha256="")
+    run = run_labelled(monitor.scorer(), labelled, sha256="", stream=True)  # as newsmon train runs it
     model, _ = train_relevance(run, monitor.scorer(), 0, path)
     trained = dataclasses.replace(monitor, model=model)
     calibration = run_labelled(trained.scorer(), labelled, file_sha256(path))

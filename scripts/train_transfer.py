@@ -9,6 +9,10 @@ leave-one-seed-out precision (lenient) reaches ``--target`` on every seed.
 
     python scripts/train_transfer.py            # print the leave-one-seed-out figures
     python scripts/train_transfer.py --write    # and write models/data/transfer.json
+    python scripts/train_transfer.py --article  # the same with closeness to the article alone (the earlier model)
+
+Closeness here is ``seed.stream``: it also counts the stream's stories nearest the article (``models.stream``),
+and each labelled file is its seed's stream, as a monitor that had seen those stories would hold it.
 """
 
 from __future__ import annotations
@@ -39,7 +43,8 @@ SEEDS = {  # seed -> (article, labelled headlines)
         HEADLINES / "memory-supercycle" / "labelled.jsonl",
     ),
 }
-FEATURES = ("seed.closeness", "seed.ordinary")
+FEATURES = ("seed.stream", "seed.ordinary")
+ARTICLE = ("seed.closeness", "seed.ordinary")
 C = 1.0
 Matrix = npt.NDArray[np.float64]
 
@@ -50,22 +55,22 @@ class SeedData:
     labels: list[int]
 
 
-def seed_data(seed: str, encoder: Encoder) -> SeedData:
+def seed_data(seed: str, encoder: Encoder, features: tuple[str, ...] = FEATURES) -> SeedData:
     """The transfer features of a seed's labelled headlines as the production scorer computes them (the same
     batches: int8 quantisation depends on them), its topics generated from the article alone."""
     article, labelled = SEEDS[seed]
     topic_set = build_topic_set(seed, article.read_text(encoding="utf-8"), encoder, threshold=0.5)
-    placeholder = RelevanceModel(seed, "", FEATURES, (0.0, 0.0), (1.0, 1.0), (1.0, -1.0), 0.0)
+    placeholder = RelevanceModel(seed, "", features, (0.0, 0.0), (1.0, 1.0), (1.0, -1.0), 0.0)
     headlines = load_labelled(labelled)
     run = run_labelled(Scorer([topic_set], encoder, {seed: placeholder}), headlines, sha256="")
-    columns = [feature_names(topic_set).index(f) for f in FEATURES]
+    columns = [feature_names(topic_set).index(f) for f in features]
     return SeedData(run.seeds[0].values[:, columns], run.labels)
 
 
-def fit(data: list[SeedData]) -> tuple[Matrix, Matrix, Matrix, float]:
+def fit(data: list[SeedData], features: tuple[str, ...] = FEATURES) -> tuple[Matrix, Matrix, Matrix, float]:
     values = np.vstack([d.values for d in data])
     targets = np.concatenate([np.asarray(d.labels) == 2 for d in data])
-    return fit_weights(values, targets, feature_signs(FEATURES), C)
+    return fit_weights(values, targets, feature_signs(features), C)
 
 
 def probabilities(model: tuple[Matrix, Matrix, Matrix, float], values: Matrix) -> Matrix:
@@ -84,12 +89,17 @@ def main() -> None:
     parser.add_argument("--backend", default=None, help="encoder backend (default: the configured one)")
     parser.add_argument("--target", type=float, default=0.85, help="leave-one-seed-out precision to reach")
     parser.add_argument("--write", action="store_true", help=f"write {TRANSFER_FILE.relative_to(ROOT)}")
+    parser.add_argument("--article", action="store_true", help="closeness to the article alone, for comparison")
     args = parser.parse_args()
+    if args.article and args.write:
+        parser.error("--article is for comparison; the transfer model reads seed.stream")
+    features = ARTICLE if args.article else FEATURES
     settings = load_settings()
     encoder = load_encoder(args.backend or settings.model_backend, settings.model_cache_dir)
-    data = {seed: seed_data(seed, encoder) for seed in SEEDS}
+    data = {seed: seed_data(seed, encoder, features) for seed in SEEDS}
     held_out = {
-        seed: probabilities(fit([d for other, d in data.items() if other != seed]), data[seed].values) for seed in data
+        seed: probabilities(fit([d for other, d in data.items() if other != seed], features), data[seed].values)
+        for seed in data
     }
     candidates = [round(t, 2) for t in np.arange(0.05, 0.96, 0.01)]
     reaching = [
@@ -109,8 +119,8 @@ def main() -> None:
             "headlines": len(d.labels),
         }
         print(f"  {seed:24} AP {figures[seed]['average_precision']:.3f}  P {at.precision:.3f}  R {at.recall:.3f}")
-    mean, scale, weights, intercept = fit(list(data.values()))
-    print("fitted on every seed: " + ", ".join(f"{f} {w:+.3f}" for f, w in zip(FEATURES, weights, strict=True)))
+    mean, scale, weights, intercept = fit(list(data.values()), features)
+    print("fitted on every seed: " + ", ".join(f"{f} {w:+.3f}" for f, w in zip(features, weights, strict=True)))
     if args.write:
         model = {
             "format": "newsmon.transfer/1",

@@ -136,8 +136,10 @@ def test_a_model_learned_from_earlier_months_ranks_later_ones() -> None:
 @pytest.mark.model
 def test_a_new_seed_with_zero_labels_alerts_well(tmp_path: Path) -> None:
     """A seed article newsmon was never tuned on, as a new user adds it: 'newsmon seeds build', no hand edits,
-    no labels; the transfer model decides. Memory-supercycle seed: AP 0.791, P 0.838, R 0.740 at the default
-    threshold (onnx-int8); the transfer model's own figures leave this seed out (next test)."""
+    no labels; the transfer model decides, the labelled file being the stream it has seen (``models.stream``).
+    Memory-supercycle seed: AP 0.839, P 0.837, R 0.808 at the default threshold (onnx-int8; with closeness to
+    the article alone it was 0.781, 0.836, 0.726); the transfer model's own figures leave this seed out (next
+    test)."""
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     article = FIXTURES / "headlines" / "memory-supercycle" / "memory-chip-supercycle.txt"
@@ -150,15 +152,15 @@ def test_a_new_seed_with_zero_labels_alerts_well(tmp_path: Path) -> None:
     labelled = FIXTURES / "headlines" / "memory-supercycle" / "labelled.jsonl"
     report = _eval_json(labelled, "--seeds", str(seeds))
     assert report["n"] == 602 and report["cross_validated"] == []
-    assert report["average_precision"] >= 0.77
+    assert report["average_precision"] >= 0.82
     assert report["precision"] >= 0.80 and report["recall"] >= 0.70
 
 
 @pytest.mark.model
 def test_the_transfer_model_transfers_to_the_seed_it_left_out() -> None:
     """Leave one seed out, both ways: fitted on one labelled seed, measured on the other with zero labels of its
-    own (AP 0.772 on Huawei, 0.787 on memory-supercycle, onnx-int8; torch 0.777, 0.784). The committed
-    transfer.json holds the figures it was fitted with (0.792, 0.787, with the earlier int8 encoder)."""
+    own (AP 0.857 on Huawei, 0.829 on memory-supercycle, onnx-int8, each file its seed's stream; with closeness
+    to the article alone 0.777 and 0.778). The committed transfer.json holds the figures it was fitted with."""
     import importlib.util
 
     from models.encoder import load_encoder
@@ -175,6 +177,7 @@ def test_the_transfer_model_transfers_to_the_seed_it_left_out() -> None:
     data = {seed: script.seed_data(seed, encoder) for seed in script.SEEDS}
     for seed, held_out in data.items():
         fitted = script.fit([d for other, d in data.items() if other != seed])
-        assert script.core_ap(held_out.labels, script.probabilities(fitted, held_out.values)) >= 0.76, seed
+        assert script.core_ap(held_out.labels, script.probabilities(fitted, held_out.values)) >= 0.81, seed
     committed = json.loads(TRANSFER_FILE.read_text())["leave_one_seed_out"]
-    assert all(figures["average_precision"] >= 0.76 for figures in committed.values())
+    assert all(figures["average_precision"] >= 0.81 for figures in committed.values())
+    assert all(figures["precision"] >= 0.80 and figures["recall"] >= 0.70 for figures in committed.values())

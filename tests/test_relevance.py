@@ -63,6 +63,7 @@ def test_feature_names_cover_each_topic_and_the_seed() -> None:
         "seed.ordinary",
         "labels.core",
         "labels.other",
+        "seed.stream",
     ]
 
 
@@ -71,7 +72,7 @@ def test_the_prior_is_the_learned_transfer_model_rising_with_closeness_falling_w
     (models/data/transfer.json), plus a fixed push down for the topics a person gave exclusions."""
     model = prior_model(TOPICS)
     transfer = json.loads(relevance.TRANSFER_FILE.read_text())
-    assert model.features == ("seed.closeness", "seed.ordinary", "telecom.exclusion")
+    assert model.features == ("seed.stream", "seed.ordinary", "telecom.exclusion")
     assert list(model.weights[:2]) == transfer["weights"] and 0.0 < transfer["threshold"] < 1.0
     assert set(transfer["leave_one_seed_out"]) == {"huawei-korea-chips", "memory-chip-supercycle"}
     base = np.asarray([[0.0, 0.0, 0.0]], dtype=np.float64)
@@ -271,3 +272,57 @@ def test_only_a_topic_clearly_less_precise_than_the_target_gets_a_higher_thresho
     assert not by_topic["clean"].own and by_topic["clean"].proposed == round(shared, 3)
     assert by_topic["telecom"].own and 0.85 < by_topic["telecom"].proposed <= 0.9
     assert by_topic["telecom"].precision == 1.0
+
+
+def _labelled_run(values: np.ndarray, labels: list[int]):  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    from models.assessment import LabelledRun, SeedRun
+
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(len(labels), 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    seed_run = SeedRun(
+        "seed", prior_model(TOPICS), [0.5] * len(labels), ["chips"] * len(labels), [0.5] * len(labels), values, False
+    )
+    titles = [f"headline {i}" for i in range(len(labels))]
+    encoder = SimpleNamespace(encode=lambda texts, _batch=None: vectors[[titles.index(t) for t in texts]])
+    scorer = SimpleNamespace(topic_sets=[TOPICS], encoder=encoder, batch_size=None)
+    return LabelledRun(labels, [seed_run], titles, vectors), scorer
+
+
+def test_train_keeps_the_transfer_model_when_the_labels_rank_it_above_any_fit(tmp_path: Path) -> None:
+    """A few labels whose order the transfer model already gets right (closeness to the seed and its stream)
+    teach a fit nothing it could beat: train keeps the transfer model; with too few core labels it does not
+    even try a fit."""
+    from models.assessment import MIN_CORE_TO_FIT, TRANSFER, train_relevance
+
+    names = feature_names(TOPICS)
+    rng = np.random.default_rng(5)
+    labels = [2, 2, 2, 2, 2, 2, 0, 1, 0, 0, 1, 0, 0, 0]
+    values = rng.uniform(0.1, 0.4, size=(len(labels), len(names)))
+    values[:, names.index("telecom.exclusion")] = 0.0
+    values[:, names.index("seed.ordinary")] = 0.0
+    values[:, names.index("seed.stream")] = np.linspace(4.0, -2.0, len(labels))  # the transfer model's order
+    (tmp_path / "few.jsonl").write_text("{}\n")
+    for kept in (labels, [2, 2, 2, *labels[6:]]):  # enough core labels to fit, and too few
+        rows = np.vstack([values[: kept.count(2)], values[6:]])
+        run, scorer = _labelled_run(rows, kept)
+        model, figures = train_relevance(run, scorer, 0, tmp_path / "few.jsonl")  # type: ignore[arg-type]
+        assert model.training is not None and model.training.family == TRANSFER
+        assert model.weights == prior_model(TOPICS).weights and figures["average_precision"] == 1.0
+        fitted = kept.count(2) >= MIN_CORE_TO_FIT
+        assert ("neighbours" in model.training.families) == fitted
+
+
+def test_train_fits_a_model_when_the_labels_teach_what_the_transfer_model_misses(tmp_path: Path) -> None:
+    from models.assessment import TRANSFER, train_relevance
+
+    names = feature_names(TOPICS)
+    values, labels = _rows(200, np.random.default_rng(1))  # the chips similarity separates them
+    values[:, names.index("seed.stream")] = np.random.default_rng(2).normal(size=len(labels))  # says nothing
+    run, scorer = _labelled_run(values, labels)
+    (tmp_path / "many.jsonl").write_text("{}\n")
+    model, figures = train_relevance(run, scorer, 0, tmp_path / "many.jsonl")  # type: ignore[arg-type]
+    assert model.training is not None and model.training.family != TRANSFER
+    assert figures["average_precision"] > model.training.families[TRANSFER]["average_precision"]

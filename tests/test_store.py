@@ -11,6 +11,7 @@ from dataclasses import replace as dataclass_replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from newsmon.config import FeedConfig
@@ -18,7 +19,7 @@ from newsmon.errors import ConfigError
 from newsmon.fetch import FetchRequest, FetchResult
 from newsmon.messages import OutboxMessage
 from newsmon.polling import after_fetch, due_requests
-from newsmon.store import Alert, FeedRow, Keep, PostgresStore, ScoringRecord, SQLiteStore, StateStore
+from newsmon.store import Alert, FeedRow, Keep, PostgresStore, ScoringRecord, SQLiteStore, StateStore, StreamPick
 from newsmon.store import postgres as pg_schema
 from newsmon.store import sqlite as sqlite_schema
 from newsmon.story import Story
@@ -357,3 +358,22 @@ def test_concurrent_workers_lease_every_feed_exactly_once(state_url: str) -> Non
     assert sum(1 for batch in taken.values() if batch) >= 2  # the work was shared
     for store in stores:
         store.close()
+
+
+def test_each_seed_keeps_its_closest_recent_stream_picks_and_lets_old_ones_go(reopen: Opener) -> None:
+    """The stream pool (models.stream) per seed: the ``stream_most`` closest picks, a story picked again takes
+    its newer reading, and picks recorded before ``stream_since`` are let go."""
+    store = reopen()
+
+    def pick(seed: str, story: str, closeness: float) -> StreamPick:
+        return StreamPick(seed, story, f"title of {story}", np.full(4, closeness, dtype=np.float32), closeness)
+
+    record = ScoringRecord(stream=[*(pick("a", f"s{n}", 2.0 + n) for n in range(5)), pick("b", "s0", 9.0)])
+    store.record_scoring(record, Keep(stream_most=3))
+    pools = reopen().stream_pools()
+    assert [(p.story_id, p.closeness) for p in pools["a"]] == [("s4", 6.0), ("s3", 5.0), ("s2", 4.0)]
+    assert pools["a"][0].vector.tolist() == [6.0] * 4 and [p.story_id for p in pools["b"]] == ["s0"]
+    store.record_scoring(ScoringRecord(stream=[pick("a", "s2", 7.5)]), Keep(stream_most=3))
+    assert [(p.story_id, p.closeness) for p in store.stream_pools()["a"]] == [("s2", 7.5), ("s4", 6.0), ("s3", 5.0)]
+    store.record_scoring(ScoringRecord(), Keep(stream_since=datetime.now(UTC) + timedelta(seconds=1)))
+    assert store.stream_pools() == {}

@@ -218,6 +218,12 @@ def test_a_batch_reads_every_story_exactly_as_it_would_read_it_alone(scorer: Sco
         def encode(self, batch: list[str], *args: object, **kwargs: object) -> np.ndarray:
             return np.stack([known[t] for t in batch])
 
+    from models.relevance import feature_names
+
+    # seed.stream (last) is meant to read the batch: the stories it shows of the seed count for the others; the
+    # committed model does not read it
+    stream = feature_names(scorer.topic_sets[0]).index("seed.stream")
+    assert stream == len(feature_names(scorer.topic_sets[0])) - 1 and not scorer.streams
     scorer.encoder = Fixed()  # type: ignore[assignment]
     try:
         together, titles = scorer.assess_with_titles(stories)
@@ -228,7 +234,7 @@ def test_a_batch_reads_every_story_exactly_as_it_would_read_it_alone(scorer: Sco
         assert np.array_equal(title, known[story.title])
         for mine, single in zip(batch_row, alone_row, strict=True):
             assert mine.relevance == pytest.approx(single.relevance, abs=1e-4)
-            assert mine.values == pytest.approx(single.values, abs=1e-5)
+            assert mine.values[:stream] == pytest.approx(single.values[:stream], abs=1e-5)
             assert (mine.primary.topic_id, mine.matched) == (single.primary.topic_id, single.matched)
             assert [t.evidence for t in mine.topics] == [t.evidence for t in single.topics]
     assert together[1][0].primary.evidence.story_sentence.startswith("Huawei unveiled")  # from its own summary
@@ -304,7 +310,9 @@ def test_a_judged_batch_embeds_each_text_once_and_keeps_the_matched_titles_embed
 
 def test_only_the_close_calls_are_decided_again_by_the_confirming_scorer(scorer: Scorer) -> None:
     """A confirmation re-reads exactly the stories the first scorer decided within its band, with its own
-    encoder, and their verdicts and title vectors become its; every other story keeps the first reading."""
+    encoder and what the batch showed of each seed (the first reading's stream picks, their titles embedded again
+    by its encoder), and their verdicts and title vectors become its; every other story keeps the first
+    reading."""
     import numpy as np
 
     from models.scoring import Confirmation, story_sentences
@@ -316,7 +324,9 @@ def test_only_the_close_calls_are_decided_again_by_the_confirming_scorer(scorer:
         _story("Barclays initiates coverage of ON Semiconductor with equal-weight rating"),
         _story("Rain expected in Oslo"),
     ]
-    first = scorer.assess(stories)
+    first, first_titles = scorer.assess_with_titles(stories)
+    seen = scorer.picks(stories, first, first_titles)
+    assert seen[scorer.seeds[0]].ids  # the prior below reads seed.stream: the picks count in the confirmation
     margins = sorted(abs(per_seed[0].margin) for per_seed in first)
     band = (margins[1] + margins[2]) / 2  # two stories within it, three beyond
     close = [i for i, per_seed in enumerate(first) if abs(per_seed[0].margin) < band]
@@ -335,9 +345,12 @@ def test_only_the_close_calls_are_decided_again_by_the_confirming_scorer(scorer:
     confirmed.confirm = Confirmation(exact, band)
     assessed, titles = confirmed.assess_with_titles(stories)
     assert len(close) == 2
-    assert sorted(encoded) == sorted(t for i in close for t in story_sentences(stories[i]))
+    picks = seen[scorer.seeds[0]].titles
+    assert sorted(encoded) == sorted([*picks, *(t for i in close for t in story_sentences(stories[i]))])
+    seen = exact.reread(seen)  # as the confirmation read the picks (kept: nothing is embedded again)
+    assert len(encoded) == len(picks) + sum(len(story_sentences(stories[i])) for i in close)
     for i, story in enumerate(stories):
-        expected = exact.assess([story])[0] if i in close else first[i]
+        expected = exact.assess_with_titles([story], stream=seen)[0][0] if i in close else first[i]
         assert [(a.relevance, a.primary.topic_id, a.matched) for a in assessed[i]] == [
             (a.relevance, a.primary.topic_id, a.matched) for a in expected
         ]
@@ -387,3 +400,68 @@ def test_seed_embeddings_are_kept_on_disk_exactly_and_never_read_stale(tmp_path:
         path.write_bytes(path.read_bytes()[:40])  # torn by a crash
     assert np.array_equal(again.encode_kept(texts), kept) and again.model.calls == [1, 2, 2]
     assert not list((tmp_path / "embeddings").glob("*partial*"))
+
+
+SHOWN = (  # what a stream shows of the memory seed: stories its article alone puts well above ordinary news
+    "Samsung and SK Hynix raise DRAM contract prices again as HBM sells out",
+    "Memory chip prices soar as AI servers devour DRAM and NAND",
+    "Micron forecasts record revenue on surging memory chip demand",
+    "SK Hynix posts record profit as memory supercycle deepens",
+)
+
+
+@pytest.fixture(scope="module")
+def memory_scorer() -> Scorer:
+    """The memory seed as a new user has it: generated topics and the transfer model, which reads seed.stream."""
+    encoder = load_encoder("torch")
+    topic_set = build_topic_set("memory-chip-supercycle", MEMORY_ARTICLE.read_text(encoding="utf-8"), encoder)
+    return Scorer([topic_set], encoder)
+
+
+def test_a_story_near_what_the_stream_showed_of_a_seed_gains_and_no_story_counts_itself(
+    memory_scorer: Scorer,
+) -> None:
+    from models.relevance import feature_names
+    from models.stream import StreamPool
+
+    scorer, seed = memory_scorer, memory_scorer.seeds[0]
+    names = feature_names(scorer.topic_sets[0])
+    close, stream = names.index("seed.closeness"), names.index("seed.stream")
+    assert scorer.streams
+    near = _story("Kioxia shares jump as NAND flash prices climb")
+    quiet = [near, _story("Premier League: Arsenal beat Chelsea 2-0"), _story("Rain expected in Oslo this weekend")]
+    for (alone,) in scorer.assess(quiet):  # nothing close enough to the article: the stream adds nothing
+        assert alone.values[stream] == alone.values[close]
+    shown = [_story(t) for t in SHOWN]
+    assessed, titles = scorer.assess_with_titles(shown)
+    pools = scorer.picks(shown, assessed, titles)
+    assert pools[seed].ids == tuple(s.id for s in shown)
+    before = scorer.assess([near])[0][0]
+    after = scorer.assess_with_titles([near], stream=pools)[0][0][0]
+    assert after.values[stream] > before.values[stream] + 0.2
+    assert after.relevance > before.relevance and after.matched and not before.matched
+    pool = pools[seed]
+    copy = StreamPool(
+        ("another-story", *pool.ids[1:]), pool.titles, pool.vectors, pool.closeness
+    )  # the first, under a new id
+    itself = scorer.assess_with_titles(shown[:1], stream=pools)[0][0][0].values[stream]
+    as_copy = scorer.assess_with_titles(shown[:1], stream={seed: copy})[0][0][0].values[stream]
+    assert as_copy > itself + 1.0  # a copy of a story counts for it (a repost); the story itself never does
+
+
+def test_the_monitor_keeps_what_the_stream_showed_between_cycles(memory_scorer: Scorer, tmp_path: Path) -> None:
+    """Through the pipeline's own steps: a cycle's picks are recorded with its verdicts, and a later cycle (a new
+    process: only the store remembers) scores its stories with them."""
+    from newsmon.config import Settings
+    from newsmon.pipeline import judge, record_verdicts, stream_of
+    from newsmon.store import SQLiteStore
+
+    settings = Settings(data_dir=tmp_path)
+    store = SQLiteStore(settings.state_db)
+    near = [_story("Kioxia shares jump as NAND flash prices climb")]
+    assert stream_of(store, memory_scorer) == {} and judge(memory_scorer, near).matches == []
+    shown = [_story(t) for t in SHOWN]
+    record_verdicts(store, shown, judge(memory_scorer, shown), settings, memory_scorer, "run-1")
+    kept = stream_of(SQLiteStore(settings.state_db), memory_scorer)
+    assert set(kept[memory_scorer.seeds[0]].ids) == {s.id for s in shown}
+    assert [m.story.id for m in judge(memory_scorer, near, stream=kept).matches] == [near[0].id]

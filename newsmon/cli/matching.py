@@ -41,8 +41,11 @@ BackendOption = Annotated[
 ]
 
 
-def _labelled_run(file: Path, settings: Settings, seed: str | None = None) -> tuple[LabelledRun, Scorer]:
-    """Every labelled headline through the production scorer (only ``seed``'s, if named), with a progress bar."""
+def _labelled_run(
+    file: Path, settings: Settings, seed: str | None = None, stream: bool | None = None
+) -> tuple[LabelledRun, Scorer]:
+    """Every labelled headline through the production scorer (only ``seed``'s, if named), with a progress bar;
+    ``stream``: take the file as the stream whatever the current model reads (``run_labelled``)."""
     from models.assessment import file_sha256, run_labelled
     from newsmon.pipeline import build_scorer
     from newsmon.review import read_labelled
@@ -56,7 +59,7 @@ def _labelled_run(file: Path, settings: Settings, seed: str | None = None) -> tu
         scorer = scorer.only(scorer.seeds[_one_seed(scorer, seed)])
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("scoring", total=len(headlines))
-        run = run_labelled(scorer, headlines, file_sha256(file), lambda n: progress.advance(task, n))
+        run = run_labelled(scorer, headlines, file_sha256(file), lambda n: progress.advance(task, n), stream)
     return run, scorer
 
 
@@ -162,16 +165,20 @@ def train(
     from models.relevance import model_path, save_model
 
     settings = _with_seeds(settings_of(config), seeds)
-    run, scorer = _labelled_run(file, settings, seed)
+    run, scorer = _labelled_run(file, settings, seed, stream=True)  # the neighbours family reads seed.stream
     index = _one_seed(scorer, seed)
     model, figures = train_relevance(run, scorer, index, file, c)
     target = model_path(settings.seeds_dir, scorer.topic_sets[index].seed)
     save_model(model, target)
     family = model.training.family if model.training else "?"
     kind = f"{family} model with a title probe" if model.probe else f"{family} model"
+    measured = "5-fold cross-validated"
+    if family == "transfer":
+        kind = "the transfer model: these labels rank it above any model fitted to them"
+        measured = "on these labels, which it never learned from:"
 
     console.print(
-        f"wrote {target}: {len(model.features)} features from {len(run.labels)} labels; 5-fold cross-validated "
+        f"wrote {target}: {len(model.features)} features from {len(run.labels)} labels; {measured} "
         f"average precision {figures['average_precision']:.3f}, recall at precision 0.85 "
         f"{figures['recall_at_precision_0.85']:.3f} ({kind}). "
         f"Next: 'newsmon calibrate {file}' to set thresholds."

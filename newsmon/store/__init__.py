@@ -1,8 +1,8 @@
 """The state store: per-feed HTTP state and health, the stories fetched (pending until scored, then kept for
 replay), seen story ids, the alerts raised per (story, seed), the outbox of messages for Kafka, and the log of
-scored stories that analyst feedback is drawn from.
+scored stories that analyst feedback is drawn from, and each seed's stream pool (``models.stream``).
 
-One module per entity (``feeds``, ``stories``, ``alerts``, ``outbox``, ``scored``), each a few functions of
+One module per entity (``feeds``, ``stories``, ``alerts``, ``outbox``, ``scored``, ``stream``), each a few functions of
 portable SQL over one connection (``sql``); ``sqlite`` and ``postgres`` each hold a backend's tables,
 migrations (the same versions) and transactions; ``StateStore`` composes the entities over either, one
 transaction per operation; ``Store`` is the interface the pipeline, the flows and the CLI use. The store keeps
@@ -30,7 +30,7 @@ from typing import Protocol
 
 from newsmon.config import Settings
 from newsmon.messages import OutboxMessage
-from newsmon.store.rows import Alert, FeedRow, Keep, RecentMatch, ScoredStory, ScoringRecord
+from newsmon.store.rows import Alert, FeedRow, Keep, RecentMatch, ScoredStory, ScoringRecord, StreamPick
 from newsmon.store.state import PostgresStore, SQLiteStore, StateStore
 from newsmon.story import Story
 
@@ -45,6 +45,7 @@ __all__ = [
     "ScoringRecord",
     "StateStore",
     "Store",
+    "StreamPick",
     "open_store",
 ]
 
@@ -76,6 +77,7 @@ class Store(Protocol):
     def register_seeds(self, seeds: Iterable[str]) -> dict[str, int]: ...
     def alerted(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]: ...
     def recent_matches(self, since: datetime, seed: str | None = ...) -> list[RecentMatch]: ...
+    def stream_pools(self) -> dict[str, list[StreamPick]]: ...
     def queue(self, messages: Iterable[OutboxMessage]) -> int: ...
     def unsent(self, limit: int = ...) -> list[OutboxMessage]: ...
     def mark_sent(self, ids: Iterable[int]) -> None: ...

@@ -91,6 +91,8 @@ MIGRATIONS = (
     "ALTER TABLE feeds ADD COLUMN leased_by TEXT; ALTER TABLE feeds ADD COLUMN lease_until DOUBLE PRECISION;"
     " ALTER TABLE stories ADD COLUMN claimed_by TEXT; ALTER TABLE stories ADD COLUMN claim_until DOUBLE PRECISION;"
     " ALTER TABLE outbox ADD COLUMN claimed_by TEXT; ALTER TABLE outbox ADD COLUMN claim_until DOUBLE PRECISION;",
+    "CREATE TABLE stream (seed TEXT NOT NULL, story_id TEXT NOT NULL, title TEXT NOT NULL, vector BYTEA NOT NULL,"
+    " closeness DOUBLE PRECISION NOT NULL, recorded DOUBLE PRECISION NOT NULL, PRIMARY KEY (seed, story_id));",
 )
 
 _MIGRATION_LOCK = 0x6E65_7773  # one advisory lock: workers starting together migrate once

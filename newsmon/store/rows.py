@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from newsmon.messages import OutboxMessage
 
-__all__ = ["Alert", "FeedRow", "Keep", "RecentMatch", "ScoredStory", "ScoringRecord"]
+__all__ = ["Alert", "FeedRow", "Keep", "RecentMatch", "ScoredStory", "ScoringRecord", "StreamPick"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,14 +77,28 @@ class ScoredStory:
 
 
 @dataclass(frozen=True, slots=True)
+class StreamPick:
+    """A story that joined a seed's stream pool (``models.stream``): its unit title embedding and its closeness
+    to the seed's article (what ranks the pool)."""
+
+    seed: str
+    story_id: str
+    title: str
+    vector: npt.NDArray[np.float32]
+    closeness: float
+
+
+@dataclass(frozen=True, slots=True)
 class ScoringRecord:
     """What scoring a batch of stories decided, written in one transaction: the stories now seen (story id, feed
-    id), the alerts, the matched titles' embeddings for later grouping, and every story as each seed scored it."""
+    id), the alerts, the matched titles' embeddings for later grouping, every story as each seed scored it, and
+    the stories that joined a seed's stream pool."""
 
     seen: Sequence[tuple[str, str]] = ()
     alerts: Sequence[Alert] = ()
     recent: Sequence[RecentMatch] = ()
     scored: Sequence[ScoredStory] = ()
+    stream: Sequence[StreamPick] = ()  # each seed's new stream picks
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,3 +109,5 @@ class Keep:
     recent_since: datetime | None = None  # embeddings of matched titles (near-duplicate grouping)
     scored_since: datetime | None = None  # the scored log (analyst review)
     stories_since: datetime | None = None  # scored stories and their alerts (replay)
+    stream_since: datetime | None = None  # stream picks (models.stream)
+    stream_most: int = 100  # each seed's stream pool: its closest picks (models.stream.STREAM_MOST)

@@ -103,6 +103,10 @@ MIGRATIONS = (
     "ALTER TABLE feeds ADD COLUMN leased_by TEXT; ALTER TABLE feeds ADD COLUMN lease_until REAL;"
     " ALTER TABLE stories ADD COLUMN claimed_by TEXT; ALTER TABLE stories ADD COLUMN claim_until REAL;"
     " ALTER TABLE outbox ADD COLUMN claimed_by TEXT; ALTER TABLE outbox ADD COLUMN claim_until REAL;",
+    # 7: each seed's stream pool (models.stream): the title embeddings of the recent stories closest to its
+    #    article, which its relevance reads alongside the article's own sentences.
+    "CREATE TABLE stream (seed TEXT NOT NULL, story_id TEXT NOT NULL, title TEXT NOT NULL, vector BLOB NOT NULL,"
+    " closeness REAL NOT NULL, recorded REAL NOT NULL, PRIMARY KEY (seed, story_id));",
 )
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from newsmon.dev.faults import crash_point
 from newsmon.messages import OutboxMessage
-from newsmon.store import alerts, feeds, leases, outbox, scored, stories
+from newsmon.store import alerts, feeds, leases, outbox, scored, stories, stream
 from newsmon.store.postgres import PostgresDatabase
-from newsmon.store.rows import FeedRow, Keep, RecentMatch, ScoredStory, ScoringRecord
+from newsmon.store.rows import FeedRow, Keep, RecentMatch, ScoredStory, ScoringRecord, StreamPick
 from newsmon.store.sql import Database
 from newsmon.store.sqlite import SQLiteDatabase
 from newsmon.story import Story
@@ -99,18 +99,22 @@ class StateStore:
     def record_scoring(self, record: ScoringRecord, keep: Keep | None = None) -> int:
         """In one transaction: the stories seen (and no longer pending), each alert whose (story, seed) has not
         alerted before with its messages, the matched titles' embeddings, every story as each seed scored it,
-        and what ``keep`` no longer keeps dropped. Returns how many messages were queued."""
+        each seed's new stream picks, and what ``keep`` no longer keeps dropped. Returns how many messages were
+        queued."""
         now, keep = time.time(), keep or Keep()
         with self.database.transaction() as conn:
             stories.mark_seen(conn, record.seen, now)
             scored.log(conn, record.scored, now)
             alerts.remember(conn, record.recent, now)
             queued = alerts.record(conn, record.alerts, now)
+            stream.remember(conn, record.stream, now, keep.stream_most)
             if keep.scored_since is not None:
                 scored.forget(conn, keep.scored_since)
             if keep.stories_since is not None:
                 stories.forget(conn, keep.stories_since)
             alerts.forget(conn, keep.stories_since, keep.recent_since)
+            if keep.stream_since is not None:
+                stream.forget(conn, keep.stream_since)
             crash_point("pipeline-recording")  # everything written, nothing committed
         return queued
 
@@ -157,6 +161,10 @@ class StateStore:
     def recent_matches(self, since: datetime, seed: str | None = None) -> list[RecentMatch]:
         with self.database.transaction() as conn:
             return alerts.recent(conn, since, seed)
+
+    def stream_pools(self) -> dict[str, list[StreamPick]]:
+        with self.database.transaction() as conn:
+            return stream.pools(conn)
 
     # -- outbox ------------------------------------------------------------------------------------------------
     def queue(self, messages: Iterable[OutboxMessage]) -> int:
