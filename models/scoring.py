@@ -490,12 +490,14 @@ class Scorer:
         moves a pick's vector and closeness a little, enough to flip the close calls fp32 decides again."""
         if not any(sv.streamed for sv in self._seed_vectors.values()):
             return dict(pools)  # no model here reads the pool
-        found = {}
+        found = dict(pools)  # a seed this scorer does not score keeps its pool as it is
         for seed, pool in pools.items():
+            if seed not in self._seed_vectors:
+                continue
+            if len(self._reread) > REREAD_KEPT:
+                self._reread.clear()
             missing = [(i, t) for i, t in zip(pool.ids, pool.titles, strict=True) if i not in self._reread]
             if missing:
-                if len(self._reread) > REREAD_KEPT:
-                    self._reread.clear()
                 vectors = self.encoder.encode([t for _, t in missing], self.batch_size)
                 self._reread.update(zip((i for i, _ in missing), vectors, strict=True))
             vectors = np.stack([self._reread[i] for i in pool.ids]) if len(pool) else pool.vectors

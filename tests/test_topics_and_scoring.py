@@ -465,3 +465,29 @@ def test_the_monitor_keeps_what_the_stream_showed_between_cycles(memory_scorer: 
     kept = stream_of(SQLiteStore(settings.state_db), memory_scorer)
     assert set(kept[memory_scorer.seeds[0]].ids) == {s.id for s in shown}
     assert [m.story.id for m in judge(memory_scorer, near, stream=kept).matches] == [near[0].id]
+
+
+def test_a_pool_read_again_by_another_encoder_keeps_each_pick_once_and_skips_seeds_it_does_not_score(
+    memory_scorer: Scorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the fp32 confirmation does with int8's picks: each title embedded again, once per worker (the kept
+    vectors start over past ``REREAD_KEPT``), its closeness measured again; another seed's pool passes as is."""
+    import numpy as np
+
+    from models import scoring
+    from models.stream import StreamPool
+
+    seed = memory_scorer.seeds[0]
+    shown = [_story(t) for t in SHOWN]
+    assessed, titles = memory_scorer.assess_with_titles(shown)
+    pool = memory_scorer.picks(shown, assessed, titles)[seed]
+    rough = StreamPool(pool.ids, pool.titles, np.roll(pool.vectors, 1, axis=0), np.zeros(len(pool)))
+    other = StreamPool.empty(pool.vectors.shape[1])
+    half = StreamPool(rough.ids[:2], rough.titles[:2], rough.vectors[:2], rough.closeness[:2])
+    memory_scorer.reread({seed: half})  # two picks kept
+    for kept in (1, 10_000):  # past the bound, the kept vectors are let go before the pool is read, never midway
+        monkeypatch.setattr(scoring, "REREAD_KEPT", kept)
+        again = memory_scorer.reread({seed: rough, "another-seed": other})
+        assert again["another-seed"] is other and again[seed].ids == pool.ids
+        assert np.allclose(again[seed].vectors, pool.vectors, atol=1e-5)
+        assert np.allclose(again[seed].closeness, pool.closeness, atol=1e-4)
