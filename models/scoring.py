@@ -380,8 +380,10 @@ class Scorer:
         if not len(pool):
             return closeness
         exemplars = np.vstack([sv.exemplars, pool.vectors])
-        # a pick counts by its weight (models.stream.weight) inside the soft maximum: log-weight off its cosine
-        faint = -np.log(np.maximum(weight(pool.closeness), 1e-12)) / CLOSENESS_TEMPERATURE
+        # a pick counts by its weight (models.stream.weight) inside the soft maximum: log-weight off its cosine;
+        # the weight is from its closeness to the topics as they are now (an edited topics file re-weighs picks)
+        now = (_soft_max(pool.vectors @ sv.exemplars.T - sv.offsets) - sv.closeness[0]) / sv.closeness[1]
+        faint = -np.log(np.maximum(weight(now), 1e-12)) / CLOSENESS_TEMPERATURE
         offsets = np.concatenate([sv.offsets, self.background.offsets(pool.vectors) + faint])
         ordinary = _soft_max(self.background.vectors @ exemplars.T - offsets)
         raw = vectors @ exemplars.T - offsets

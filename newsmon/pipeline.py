@@ -360,7 +360,7 @@ class Verdicts:
     matches: list[SeedMatch]
     scored: list[ScoredStory]
     title_vectors: dict[str, Vectors] = field(default_factory=dict)  # matched stories' unit title embeddings
-    picks: dict[str, StreamPool] = field(default_factory=dict)  # each streamed seed's new stream picks
+    picks: dict[str, StreamPool] = field(default_factory=dict)  # each seed's new stream picks
 
 
 def judge(

@@ -491,3 +491,20 @@ def test_a_pool_read_again_by_another_encoder_keeps_each_pick_once_and_skips_see
         assert again["another-seed"] is other and again[seed].ids == pool.ids
         assert np.allclose(again[seed].vectors, pool.vectors, atol=1e-5)
         assert np.allclose(again[seed].closeness, pool.closeness, atol=1e-4)
+
+
+def test_a_pick_counts_by_its_closeness_to_the_topics_as_they_are_now(memory_scorer: Scorer) -> None:
+    """The store keeps each pick's closeness from when it was picked; after an edit of the topics, what it
+    counts for is measured again, so a stale reading neither silences a pick nor keeps one that no longer fits."""
+    from models.relevance import feature_names
+    from models.stream import StreamPool
+
+    seed = memory_scorer.seeds[0]
+    stream = feature_names(memory_scorer.topic_sets[0]).index("seed.stream")
+    shown = [_story(t) for t in SHOWN]
+    assessed, titles = memory_scorer.assess_with_titles(shown)
+    pool = memory_scorer.picks(shown, assessed, titles)[seed]
+    stale = StreamPool(pool.ids, pool.titles, pool.vectors, pool.closeness - 5.0)  # as if far from the article
+    near = [_story("Kioxia shares jump as NAND flash prices climb")]
+    read = memory_scorer.assess_with_titles(near, stream={seed: pool})[0][0][0].values[stream]
+    assert memory_scorer.assess_with_titles(near, stream={seed: stale})[0][0][0].values[stream] == read
