@@ -146,6 +146,14 @@ class _SeedVectors:
     streamed: bool  # whether its model reads seed.stream
 
 
+def _closeness(sv: _SeedVectors, vectors: Vectors) -> npt.NDArray[np.float64]:
+    """``seed.closeness`` of unit title vectors: above ordinary news, in the background's standard deviations."""
+    result: npt.NDArray[np.float64] = (
+        _soft_max(vectors @ sv.exemplars.T - sv.offsets) - sv.closeness[0]
+    ) / sv.closeness[1]
+    return result
+
+
 def _soft_max(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
     """Row-wise soft maximum (log-sum-exp at ``CLOSENESS_TEMPERATURE``)."""
     scaled = np.asarray(values, dtype=np.float64) * CLOSENESS_TEMPERATURE
@@ -355,7 +363,7 @@ class Scorer:
         deviations, the nearest labelled neighbours, and closeness counting what the stream showed (``pool``)."""
         ids = ids if ids is not None else [str(i) for i in range(len(titles))]
         sv = self._seed_vectors[seed]
-        closeness = (_soft_max(vectors @ sv.exemplars.T - sv.offsets) - sv.closeness[0]) / sv.closeness[1]
+        closeness = _closeness(sv, vectors)
         core, other = neighbour_evidence(
             vectors, titles, sv.neighbours, sv.neighbour_titles, sv.neighbour_labels, sv.neighbour_index
         )
@@ -382,7 +390,7 @@ class Scorer:
         exemplars = np.vstack([sv.exemplars, pool.vectors])
         # a pick counts by its weight (models.stream.weight) inside the soft maximum: log-weight off its cosine;
         # the weight is from its closeness to the topics as they are now (an edited topics file re-weighs picks)
-        now = (_soft_max(pool.vectors @ sv.exemplars.T - sv.offsets) - sv.closeness[0]) / sv.closeness[1]
+        now = _closeness(sv, pool.vectors)
         faint = -np.log(np.maximum(weight(now), 1e-12)) / CLOSENESS_TEMPERATURE
         offsets = np.concatenate([sv.offsets, self.background.offsets(pool.vectors) + faint])
         ordinary = _soft_max(self.background.vectors @ exemplars.T - offsets)
@@ -504,7 +512,7 @@ class Scorer:
                 self._reread.update(zip((i for i, _ in missing), vectors, strict=True))
             vectors = np.stack([self._reread[i] for i in pool.ids]) if len(pool) else pool.vectors
             sv = self._seed_vectors[seed]
-            closeness = (_soft_max(vectors @ sv.exemplars.T - sv.offsets) - sv.closeness[0]) / sv.closeness[1]
+            closeness = _closeness(sv, vectors)
             found[seed] = StreamPool(pool.ids, pool.titles, vectors, closeness)
         return found
 
