@@ -407,3 +407,33 @@ def test_a_seed_article_without_topics_is_said_and_a_broken_topics_file_stops_se
 def test_replay_refuses_a_time_it_cannot_read() -> None:
     result = _newsmon("replay", "--since", "yesterday")
     assert result.returncode == 1 and "--since: 'yesterday' is not a time" in " ".join(result.stderr.split())
+
+
+@pytest.mark.model
+def test_train_on_too_few_core_labels_keeps_the_transfer_model_and_says_so(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Two core labels teach a fit noise: train writes the transfer model, says why and what to do, and eval
+    grades it on the file as it is (it never learned from it: nothing to cross-validate)."""
+    import json
+    import os
+    import shutil
+
+    from .conftest import FIXTURES
+
+    memory = FIXTURES / "headlines" / "memory-supercycle"
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    shutil.copy(memory / "memory-chip-supercycle.txt", seeds)
+    env = {**os.environ, "NEWSMON_SEEDS_DIR": str(seeds), "NEWSMON_DATA_DIR": str(tmp_path / "data")}
+    assert _newsmon("seeds", "build", env=env).returncode == 0
+    lines = (memory / "labelled.jsonl").read_text().splitlines(True)
+    few = [line for line in lines if json.loads(line)["label"] == 2][:2]
+    few += [line for line in lines if json.loads(line)["label"] != 2][:20]
+    labelled = tmp_path / "few.jsonl"
+    labelled.write_text("".join(few))
+    trained = _newsmon("train", str(labelled), env=env)
+    said = " ".join(trained.stdout.split())
+    assert trained.returncode == 0 and "2 core labels are too few to fit one; label more" in said, trained.stderr
+    model = json.loads((seeds / "memory-chip-supercycle.model.json").read_text())
+    assert model["training"]["family"] == "transfer" and model["features"][:2] == ["seed.stream", "seed.ordinary"]
+    report = json.loads(_newsmon("eval", str(labelled), "--json", env=env).stdout)
+    assert report["cross_validated"] == [] and report["n"] == 22

@@ -173,9 +173,11 @@ def train(
     family = model.training.family if model.training else "?"
     kind = f"{family} model with a title probe" if model.probe else f"{family} model"
     measured = "5-fold cross-validated"
-    if family == "transfer":
-        kind = "the transfer model: these labels rank it above any model fitted to them"
+    if family == "transfer" and model.training is not None:
         measured = "on these labels, which it never learned from:"
+        kind = "the transfer model: these labels rank it above any model fitted to them"
+        if len(model.training.families) == 1:
+            kind = f"the transfer model: {model.training.core} core labels are too few to fit one; label more"
 
     console.print(
         f"wrote {target}: {len(model.features)} features from {len(run.labels)} labels; {measured} "
