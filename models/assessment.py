@@ -21,6 +21,7 @@ import numpy as np
 
 from models.evaluation import LabelledHeadline, average_precision, metrics, suggest_margin
 from models.relevance import (
+    AGNOSTIC_FEATURES,
     FAMILIES,
     PROBE_C,
     RelevanceModel,
@@ -31,8 +32,8 @@ from models.relevance import (
     prior_model,
 )
 from models.relevance import train as fit
-from models.scoring import Scorer, SeedAssessment, neighbour_evidence
-from models.stream import StreamPool, joined
+from models.scoring import Scorer, SeedAssessment
+from models.stream import StreamPool, joined, picked
 from newsmon.errors import ConfigError
 from newsmon.story import Story, split_publisher
 
@@ -298,19 +299,42 @@ TRANSFER = "transfer"  # what train keeps when the labels rank the transfer mode
 MIN_CORE_TO_FIT = 5
 
 
+def _with_labels(run: LabelledRun, scorer: Scorer, index: int, neighbours: Sequence[tuple[str, int]]) -> np.ndarray:
+    """Seed number ``index``'s feature rows of ``run`` once ``neighbours`` (its labelled headlines) are the
+    model's: the ``labels.*`` features and ``seed.stream`` (where a labelled core story counts fully and a
+    labelled other one not at all) of each headline, measured against the other headlines, never itself."""
+    seed_run, topic_set = run.seeds[index], scorer.topic_sets[index]
+    names = feature_names(topic_set)
+    model = dataclasses.replace(seed_run.model, neighbours=tuple(neighbours))
+    labelled = Scorer([topic_set], scorer.encoder, {topic_set.seed: model}, scorer.batch_size, scorer.background)
+    closeness = seed_run.values[:, names.index("seed.closeness")]
+    rows = picked(closeness)
+    ids = tuple(f"eval-{i}" for i in range(len(run.titles)))
+    pool = StreamPool.empty(run.vectors.shape[1]).joined(
+        StreamPool(tuple(ids[i] for i in rows), tuple(run.titles[i] for i in rows), run.vectors[rows], closeness[rows])
+    )
+    values = seed_run.values.copy()
+    agnostic = labelled.agnostic(topic_set.seed, run.titles, run.vectors, ids, pool)
+    for column, name in enumerate(AGNOSTIC_FEATURES):
+        values[:, names.index(name)] = agnostic[:, column]
+    return values
+
+
 def train_relevance(
     run: LabelledRun, scorer: Scorer, index: int, file: Path, c: float | None = None
 ) -> tuple[RelevanceModel, dict[str, float]]:
     """Learn seed number ``index``'s relevance model from the labelled run of ``file``.
 
-    The labelled headlines become the model's neighbours: each headline's ``labels.*`` features are recomputed
-    against the others (never itself). Both model families are cross-validated (5-fold) and the one with the
-    better average precision is fitted on every label (the topics family only once there are as many core
-    labels as it has features: with 2 core stories, 25 weights fit noise); ``c`` fixes the regularisation of
-    both. The transfer model competes too, as it is (it never learned from these labels, so they measure it
-    without cross-validation): a few hard labels, all near the threshold, can teach a fit less than other seeds
-    taught, and then the seed keeps the transfer model; with fewer than ``MIN_CORE_TO_FIT`` core labels it
-    always does. A fitted family then gains a title probe
+    The labelled headlines become the model's neighbours, whichever model it keeps: each headline's ``labels.*``
+    features and ``seed.stream`` (which counts a labelled core story fully, whatever its closeness, and a
+    labelled other one not at all) are recomputed against the others, never itself. Both model families are
+    cross-validated (5-fold) and the one with the better average precision is fitted on every label (the topics
+    family only once there are as many core labels as it has features: with 2 core stories, 25 weights fit
+    noise); ``c`` fixes the regularisation of both. The transfer model competes too, its weights as they are
+    (fitted to none of these labels, so they measure it without cross-validation): a few hard labels, all near
+    the threshold, can teach a fit less than other seeds taught, and then the seed keeps the transfer model,
+    its labels counting through ``seed.stream``; with fewer than ``MIN_CORE_TO_FIT`` core labels it always
+    does. A fitted family then gains a title probe
     (``models.relevance.fit_probe``) if that raises its cross-validated average precision. Returns the model
     (its training info and figures recorded in it) and the chosen model's held-out figures."""
     seed_run, topic_set = run.seeds[index], scorer.topic_sets[index]
@@ -322,10 +346,8 @@ def train_relevance(
         )
     folds = min(5, cores, len(run.labels) - cores)  # as many folds as the rarer class allows
     names = feature_names(topic_set)
-    values = seed_run.values.copy()
-    vectors = scorer.encoder.encode(run.titles, scorer.batch_size)
-    core, other = neighbour_evidence(vectors, run.titles, vectors, run.titles, run.labels)
-    values[:, names.index("labels.core")], values[:, names.index("labels.other")] = core, other
+    neighbours = tuple(zip(run.titles, run.labels, strict=True))  # whichever model it keeps
+    values = _with_labels(run, scorer, index, neighbours)
     titles = run.vectors
 
     def figures_of(family: str, probe: bool) -> dict[str, float]:
@@ -362,7 +384,7 @@ def train_relevance(
         training = TrainingInfo(
             file.name, file_sha256(file), len(run.labels), cores, 0.0, tried[TRANSFER], TRANSFER, tried
         )
-        return dataclasses.replace(prior, training=training), tried[TRANSFER]
+        return dataclasses.replace(prior, training=training, neighbours=neighbours), tried[TRANSFER]
     tried[f"{family}+probe"] = figures_of(family, probe=True)
     probe = tried[f"{family}+probe"]["average_precision"] > tried[family]["average_precision"]
     figures = tried[f"{family}+probe" if probe else family]
@@ -377,7 +399,6 @@ def train_relevance(
         "families": tried,
         "probe_c": PROBE_C if probe else 0.0,
     }
-    neighbours = list(zip(run.titles, run.labels, strict=True))
     model = fit(
         topic_set,
         values,

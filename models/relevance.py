@@ -116,7 +116,7 @@ class RelevanceModel:
     weights: tuple[float, ...]
     intercept: float
     training: TrainingInfo | None = None
-    neighbours: tuple[tuple[str, int], ...] = ()  # the labelled headlines (title, label) ``labels.*`` compares with
+    neighbours: tuple[tuple[str, int], ...] = ()  # labelled headlines (title, label): ``labels.*``, ``seed.stream``
     probe: tuple[float, ...] = ()  # weights over the title embedding (``fit_probe``); empty: none
 
     def logits(self, values: Matrix, titles: Embeddings | None = None) -> npt.NDArray[np.float64]:

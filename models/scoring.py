@@ -142,6 +142,7 @@ class _SeedVectors:
     neighbour_labels: tuple[int, ...]
     columns: list[int]
     neighbour_index: dict[str, tuple[int, ...]]  # title_columns(neighbour_titles)
+    core_rows: npt.NDArray[np.intp]  # the neighbours labelled core, which seed.stream counts fully
     closeness_column: int  # where seed.closeness sits in the full vector
     streamed: bool  # whether its model reads seed.stream
 
@@ -152,6 +153,19 @@ def _closeness(sv: _SeedVectors, vectors: Vectors) -> npt.NDArray[np.float64]:
         _soft_max(vectors @ sv.exemplars.T - sv.offsets) - sv.closeness[0]
     ) / sv.closeness[1]
     return result
+
+
+def _own_columns(
+    sv: _SeedVectors, ids: Sequence[str], titles: Sequence[str], pool: StreamPool
+) -> list[tuple[int, int]]:
+    """Where each story meets itself among the columns ``seed.stream`` counts (the exemplars, the labelled core
+    stories, then the pool's picks): a labelled story by its title (any case), a pick by its id."""
+    core_column = {int(row): len(sv.exemplars) + i for i, row in enumerate(sv.core_rows)}
+    pick_column = {story: len(sv.exemplars) + len(core_column) + i for i, story in enumerate(pool.ids)}
+    own = [(row, pick_column[story]) for row, story in enumerate(ids) if story in pick_column]
+    for row, title in enumerate(titles):
+        own += [(row, core_column[c]) for c in sv.neighbour_index.get(title.lower(), ()) if c in core_column]
+    return own
 
 
 def _soft_max(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
@@ -346,6 +360,7 @@ class Scorer:
             tuple(label for _, label in model.neighbours),
             [names.index(f) for f in model.features],
             title_columns([t for t, _ in model.neighbours]),
+            np.flatnonzero(np.asarray([label for _, label in model.neighbours], dtype=np.int64) == 2),
             names.index("seed.closeness"),
             "seed.stream" in model.features,
         )
@@ -380,23 +395,25 @@ class Scorer:
         pool: StreamPool | None,
     ) -> Matrix:
         """``seed.stream`` (see ``models.stream``): closeness to the seed's exemplars and to the stream's stories
-        closest to them (the pool, and this batch's own picks), in the same background standard deviations. No
-        story counts itself; with nothing picked, this is the closeness itself."""
+        closest to them (the pool, and this batch's own picks) and to the headlines its model keeps labelled
+        core, in the same background standard deviations. A labelled headline counts by its label, never by
+        its closeness: a core one fully, another one not at all. No story counts itself; with nothing picked
+        and no core label, this is the closeness itself."""
         mine = picked(closeness)
         batch = StreamPool(tuple(ids[i] for i in mine), tuple(titles[i] for i in mine), vectors[mine], closeness[mine])
-        pool = (pool or StreamPool.empty(vectors.shape[1])).joined(batch)
-        if not len(pool):
+        pool = (pool or StreamPool.empty(vectors.shape[1])).joined(batch).without(sv.neighbour_index)
+        cores = sv.neighbours[sv.core_rows]  # a labelled story counts by its label: fully if core, else not at all
+        if not len(pool) and not len(cores):
             return closeness
-        exemplars = np.vstack([sv.exemplars, pool.vectors])
         # a pick counts by its weight (models.stream.weight) inside the soft maximum: log-weight off its cosine;
         # the weight is from its closeness to the topics as they are now (an edited topics file re-weighs picks)
-        now = _closeness(sv, pool.vectors)
-        faint = -np.log(np.maximum(weight(now), 1e-12)) / CLOSENESS_TEMPERATURE
-        offsets = np.concatenate([sv.offsets, self.background.offsets(pool.vectors) + faint])
-        ordinary = _soft_max(self.background.vectors @ exemplars.T - offsets)
-        raw = vectors @ exemplars.T - offsets
-        column = {story: len(sv.exemplars) + i for i, story in enumerate(pool.ids)}
-        own = [(row, column[story]) for row, story in enumerate(ids) if story in column]
+        faint = -np.log(np.maximum(weight(_closeness(sv, pool.vectors)), 1e-12)) / CLOSENESS_TEMPERATURE
+        counted = np.vstack([sv.exemplars, cores, pool.vectors])
+        background = self.background
+        offsets = np.concatenate([sv.offsets, background.offsets(cores), background.offsets(pool.vectors) + faint])
+        ordinary = _soft_max(background.vectors @ counted.T - offsets)
+        raw = vectors @ counted.T - offsets
+        own = _own_columns(sv, ids, titles, pool)
         if own:
             rows, columns = zip(*own, strict=True)
             raw[list(rows), list(columns)] = -4.0  # below any cosine: a story is not its own exemplar

@@ -5,12 +5,14 @@ bill's name, a company's new fab). ``seed.stream`` is closeness to the article's
 stories, so a story near them gets credit its distance from the article alone would deny it. Only closeness to
 the article picks them (about ``STREAM_FLOOR`` background standard deviations above ordinary news), never the
 relevance they raise, so a picked story does not pull in others like it: the pool cannot drift away from the
-article. The monitor keeps each seed's pool in its store; ``eval`` takes the labelled file as the stream.
+article. A seed's labels correct its pool: a story labelled core counts fully, whatever its closeness, and one
+labelled other not at all (``models.scoring``). The monitor keeps each seed's pool in its store; ``eval`` takes
+the labelled file as the stream.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,6 +59,17 @@ class StreamPool:
         rows = np.asarray(sorted(last.values()), dtype=np.intp)
         keep = np.sort(rows[np.argsort(-closeness[rows], kind="stable")[: max(most, 0)]])
         return StreamPool(tuple(ids[i] for i in keep), tuple(titles[i] for i in keep), vectors[keep], closeness[keep])
+
+    def without(self, titles: Container[str]) -> StreamPool:
+        """This pool less the stories whose title (lower case) is in ``titles``."""
+        keep = [i for i, title in enumerate(self.titles) if title.lower() not in titles]
+        rows = np.asarray(keep, dtype=np.intp)
+        return StreamPool(
+            tuple(self.ids[i] for i in keep),
+            tuple(self.titles[i] for i in keep),
+            self.vectors[rows],
+            self.closeness[rows],
+        )
 
 
 def picked(closeness: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:

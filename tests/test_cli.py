@@ -412,7 +412,8 @@ def test_replay_refuses_a_time_it_cannot_read() -> None:
 @pytest.mark.model
 def test_train_on_too_few_core_labels_keeps_the_transfer_model_and_says_so(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Two core labels teach a fit noise: train writes the transfer model, says why and what to do, and eval
-    grades it on the file as it is (it never learned from it: nothing to cross-validate)."""
+    grades it on the file as it is (its weights fitted to none of it, each headline measured without itself:
+    nothing to cross-validate). It keeps the labels: its core ones count in ``seed.stream``."""
     import json
     import os
     import shutil
@@ -435,5 +436,6 @@ def test_train_on_too_few_core_labels_keeps_the_transfer_model_and_says_so(tmp_p
     assert trained.returncode == 0 and "2 core labels are too few to fit one; label more" in said, trained.stderr
     model = json.loads((seeds / "memory-chip-supercycle.model.json").read_text())
     assert model["training"]["family"] == "transfer" and model["features"][:2] == ["seed.stream", "seed.ordinary"]
+    assert [label for _, label in model["neighbours"]] == [json.loads(line)["label"] for line in few]
     report = json.loads(_newsmon("eval", str(labelled), "--json", env=env).stdout)
     assert report["cross_validated"] == [] and report["n"] == 22

@@ -291,6 +291,18 @@ def _labelled_run(values: np.ndarray, labels: list[int]):  # type: ignore[no-unt
     return LabelledRun(labels, [seed_run], titles, vectors), scorer
 
 
+@pytest.fixture
+def given_features(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Training reads the feature rows as given (``_labelled_run`` has no real scorer to measure them again with
+    the labels as neighbours; ``test_topics_and_scoring`` measures that with the real one)."""
+    import models.assessment
+
+    monkeypatch.setattr(
+        models.assessment, "_with_labels", lambda run, _scorer, index, _neighbours: run.seeds[index].values
+    )
+
+
+@pytest.mark.usefixtures("given_features")
 def test_train_keeps_the_transfer_model_when_the_labels_rank_it_above_any_fit(tmp_path: Path) -> None:
     """A few labels whose order the transfer model already gets right (closeness to the seed and its stream)
     teach a fit nothing it could beat: train keeps the transfer model; with too few core labels it does not
@@ -311,10 +323,12 @@ def test_train_keeps_the_transfer_model_when_the_labels_rank_it_above_any_fit(tm
         model, figures = train_relevance(run, scorer, 0, tmp_path / "few.jsonl")  # type: ignore[arg-type]
         assert model.training is not None and model.training.family == TRANSFER
         assert model.weights == prior_model(TOPICS).weights and figures["average_precision"] == 1.0
+        assert model.neighbours == tuple(zip(run.titles, kept, strict=True))  # seed.stream counts its core labels
         fitted = kept.count(2) >= MIN_CORE_TO_FIT
         assert ("neighbours" in model.training.families) == fitted
 
 
+@pytest.mark.usefixtures("given_features")
 def test_train_fits_a_model_when_the_labels_teach_what_the_transfer_model_misses(tmp_path: Path) -> None:
     from models.assessment import TRANSFER, train_relevance
 

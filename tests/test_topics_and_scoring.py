@@ -508,3 +508,37 @@ def test_a_pick_counts_by_its_closeness_to_the_topics_as_they_are_now(memory_sco
     near = [_story("Kioxia shares jump as NAND flash prices climb")]
     read = memory_scorer.assess_with_titles(near, stream={seed: pool})[0][0][0].values[stream]
     assert memory_scorer.assess_with_titles(near, stream={seed: stale})[0][0][0].values[stream] == read
+
+
+def test_a_labelled_core_story_counts_fully_for_the_stories_near_it_and_a_labelled_other_one_not_at_all(
+    memory_scorer: Scorer,
+) -> None:
+    """The labels a seed's model keeps correct what the stream showed: a story an analyst labelled core counts
+    as a pick of full weight, however far from the article its words are; one labelled other leaves the pool;
+    a labelled story never counts for itself (by its title, in any case), while a repost of it does."""
+    from models.relevance import feature_names
+
+    seed, topic_set = memory_scorer.seeds[0], memory_scorer.topic_sets[0]
+    names = feature_names(topic_set)
+    close, stream = names.index("seed.closeness"), names.index("seed.stream")
+    core = "Kioxia lifts NAND output as flash prices recover"
+    near = _story("Kioxia shares jump as NAND flash prices climb")
+
+    def labelled(*neighbours: tuple[str, int]) -> Scorer:
+        model = replace(memory_scorer.models[seed], neighbours=neighbours)
+        return Scorer([topic_set], memory_scorer.encoder, {seed: model}, background=memory_scorer.background)
+
+    (alone,), (own,) = memory_scorer.assess([_story(core)])[0], labelled((core, 2)).assess([_story(core)])[0]
+    assert alone.values[stream] == alone.values[close] < 1.75  # too far from the article to be picked
+    before = memory_scorer.assess([near])[0][0]
+    after = labelled((core, 2)).assess([near])[0][0]
+    assert after.values[stream] > before.values[stream] + 0.5 and after.relevance > before.relevance
+    repost = labelled((core + ".", 2)).assess([_story(core)])[0][0]
+    assert repost.values[stream] > own.values[stream] + 1.0
+    assert labelled((core.upper(), 2)).assess([_story(core)])[0][0].values[stream] == own.values[stream]
+    shown = [_story(t) for t in SHOWN]
+    assessed, titles = memory_scorer.assess_with_titles(shown)
+    pools = memory_scorer.picks(shown, assessed, titles)
+    assert memory_scorer.assess_with_titles([near], stream=pools)[0][0][0].values[stream] > before.values[stream]
+    others = labelled(*((title, 0) for title in SHOWN)).assess_with_titles([near], stream=pools)[0][0][0]
+    assert others.values[stream] == others.values[close]  # every pick labelled other: nothing left to count

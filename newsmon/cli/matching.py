@@ -174,10 +174,13 @@ def train(
     kind = f"{family} model with a title probe" if model.probe else f"{family} model"
     measured = "5-fold cross-validated"
     if family == "transfer" and model.training is not None:
-        measured = "on these labels, which it never learned from:"
-        kind = "the transfer model: these labels rank it above any model fitted to them"
+        measured = "on these labels (its weights fitted to none of them, each measured without itself):"
+        kind = "the transfer model, its core labels counting as stream picks: these rank it above any fit to them"
         if len(model.training.families) == 1:
-            kind = f"the transfer model: {model.training.core} core labels are too few to fit one; label more"
+            kind = (
+                f"the transfer model, its core labels counting as stream picks: {model.training.core} core labels "
+                "are too few to fit one; label more"
+            )
 
     console.print(
         f"wrote {target}: {len(model.features)} features from {len(run.labels)} labels; {measured} "
