@@ -16,12 +16,14 @@ exported, they need neither sentence-transformers nor torch.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
 import logging
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -38,6 +40,7 @@ from newsmon.errors import ConfigError
 __all__ = [
     "BACKENDS",
     "EXACT",
+    "KEPT_BYTES",
     "MODEL_NAME",
     "ONNX_BATCH",
     "Embedder",
@@ -62,6 +65,7 @@ INT8_SUFFIX = "int8"
 ONNX_INT8 = f"onnx/model_{INT8_SUFFIX}.onnx"
 ENCODE_SLICE = 2048  # texts per call: bounds memory and gives progress on long runs (replays, backlogs)
 ONNX_BATCH = 8  # texts per batch on the ONNX backends (OnnxEmbedder says why)
+KEPT_BYTES = 256 * 2**20  # kept embeddings past this, the least recently used go (_let_go_of_unused)
 
 
 class Embedder(Protocol):
@@ -122,6 +126,8 @@ class Encoder:
         try:
             kept: Vectors = np.load(path)
             if kept.shape == (len(texts), self.dimension):
+                with contextlib.suppress(OSError):
+                    os.utime(path)  # just used: what KEPT_BYTES keeps first
                 return kept
         except (OSError, ValueError):
             pass  # not kept yet, or a torn file from a crash: embed again
@@ -130,11 +136,30 @@ class Encoder:
         partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.npy")  # processes may race
         np.save(partial, vectors)
         partial.replace(path)
+        _let_go_of_unused(path.parent, KEPT_BYTES, keep=path)
         return vectors
 
     @property
     def dimension(self) -> int:
         return self.model.dimension
+
+
+def _let_go_of_unused(folder: Path, budget: int, keep: Path) -> None:
+    """Delete the kept embeddings in ``folder`` used least recently, past ``budget`` bytes of the others, and
+    the partial files a crash left (an hour old), never ``keep``. Each edit of a topics file, each labels file
+    trained on and each encoder export keys a new file, and a monitor that runs for months would keep them all;
+    a process still reading a file let go only embeds its texts again."""
+    found = []
+    for path in folder.glob("*.npy"):
+        with contextlib.suppress(OSError):  # another process may let it go first
+            stat = path.stat()
+            found.append((stat.st_mtime, stat.st_size, path))
+    used, crashed = 0, time.time() - 3600
+    for mtime, size, path in sorted(found, reverse=True):
+        used += size if path != keep else 0
+        if path != keep and (used > budget or (".partial" in path.name and mtime < crashed)):
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 @dataclass(frozen=True)

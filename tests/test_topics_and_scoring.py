@@ -402,6 +402,41 @@ def test_seed_embeddings_are_kept_on_disk_exactly_and_never_read_stale(tmp_path:
     assert not list((tmp_path / "embeddings").glob("*partial*"))
 
 
+def test_kept_embeddings_stay_within_their_budget_letting_the_least_recently_used_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every edited topics file and labels file keys new kept embeddings; past ``KEPT_BYTES`` the files used
+    least recently go (reading one counts as a use), the one just written never does, and a partial file a
+    crash left an hour ago goes too."""
+    import os
+    import time
+
+    import numpy as np
+
+    from models import encoder
+
+    real = load_encoder("torch")
+    kept = encoder.Encoder("m", "torch", real.model, tmp_path)
+    folder = tmp_path / "embeddings"
+
+    def written(text: str) -> Path:
+        before = set(folder.glob("*.npy"))
+        kept.encode_kept([text])
+        (path,) = set(folder.glob("*.npy")) - before
+        return path
+
+    files = [written(text) for text in ("Samsung raises DRAM prices", "Micron builds a fab", "SK Hynix sells out")]
+    monkeypatch.setattr(encoder, "KEPT_BYTES", sum(path.stat().st_size for path in files[1:]))  # two beside a new one
+    for age, path in enumerate(files):  # the first written is the oldest
+        os.utime(path, (time.time() - 300 + 100 * age,) * 2)
+    torn = folder / "abc.123.partial.npy"
+    np.save(torn, np.zeros((1, real.dimension), dtype=np.float32))
+    os.utime(torn, (time.time() - 7200,) * 2)
+    kept.encode_kept(["Samsung raises DRAM prices"])  # read: now the most recently used
+    newest = written("Kioxia cuts NAND output")
+    assert set(folder.glob("*.npy")) == {files[0], files[2], newest}  # the least recently used went, and the torn
+
+
 SHOWN = (  # what a stream shows of the memory seed: stories its article alone puts well above ordinary news
     "Samsung and SK Hynix raise DRAM contract prices again as HBM sells out",
     "Memory chip prices soar as AI servers devour DRAM and NAND",
