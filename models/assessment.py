@@ -33,7 +33,7 @@ from models.relevance import (
 )
 from models.relevance import train as fit
 from models.scoring import Scorer, SeedAssessment
-from models.stream import StreamPool, joined, picked
+from models.stream import StreamPool, joined
 from newsmon.errors import ConfigError
 from newsmon.story import Story, split_publisher
 
@@ -59,10 +59,15 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _eval_id(index: int) -> str:
+    """The story id of a labelled file's headline number ``index``."""
+    return f"eval-{index}"
+
+
 def _stories(headlines: Sequence[LabelledHeadline]) -> list[Story]:
     now = dt.datetime.now(dt.UTC)
     return [
-        Story(f"eval-{i}", split_publisher(h.title)[0], "", h.summary, now, now, "eval", "eval", "")
+        Story(_eval_id(i), split_publisher(h.title)[0], "", h.summary, now, now, "eval", "eval", "")
         for i, h in enumerate(headlines)
     ]
 
@@ -308,11 +313,8 @@ def _with_labels(run: LabelledRun, scorer: Scorer, index: int, neighbours: Seque
     model = dataclasses.replace(seed_run.model, neighbours=tuple(neighbours))
     labelled = Scorer([topic_set], scorer.encoder, {topic_set.seed: model}, scorer.batch_size, scorer.background)
     closeness = seed_run.values[:, names.index("seed.closeness")]
-    rows = picked(closeness)
-    ids = tuple(f"eval-{i}" for i in range(len(run.titles)))
-    pool = StreamPool.empty(run.vectors.shape[1]).joined(
-        StreamPool(tuple(ids[i] for i in rows), tuple(run.titles[i] for i in rows), run.vectors[rows], closeness[rows])
-    )
+    ids = tuple(_eval_id(i) for i in range(len(run.titles)))
+    pool = StreamPool.empty(run.vectors.shape[1]).joined(StreamPool.picks_of(ids, run.titles, run.vectors, closeness))
     values = seed_run.values.copy()
     agnostic = labelled.agnostic(topic_set.seed, run.titles, run.vectors, ids, pool)
     for column, name in enumerate(AGNOSTIC_FEATURES):

@@ -16,7 +16,6 @@ exported, they need neither sentence-transformers nor torch.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import hashlib
 import json
@@ -26,7 +25,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -126,7 +125,7 @@ class Encoder:
         try:
             kept: Vectors = np.load(path)
             if kept.shape == (len(texts), self.dimension):
-                with contextlib.suppress(OSError):
+                with suppress(OSError):
                     os.utime(path)  # just used: what KEPT_BYTES keeps first
                 return kept
         except (OSError, ValueError):
@@ -151,14 +150,14 @@ def _let_go_of_unused(folder: Path, budget: int, keep: Path) -> None:
     a process still reading a file let go only embeds its texts again."""
     found = []
     for path in folder.glob("*.npy"):
-        with contextlib.suppress(OSError):  # another process may let it go first
+        with suppress(OSError):  # another process may let it go first
             stat = path.stat()
             found.append((stat.st_mtime, stat.st_size, path))
     used, crashed = 0, time.time() - 3600
     for mtime, size, path in sorted(found, reverse=True):
         used += size if path != keep else 0
         if path != keep and (used > budget or (".partial" in path.name and mtime < crashed)):
-            with contextlib.suppress(OSError):
+            with suppress(OSError):
                 path.unlink()
 
 

@@ -21,7 +21,7 @@ from models.background import Background, load_background
 from models.encoder import Encoder, Vectors
 from models.relevance import RelevanceModel, feature_names, prior_model
 from models.sentences import keyword_hits, split_sentences
-from models.stream import StreamPool, joined, picked, weight
+from models.stream import StreamPool, joined, weight
 from models.topics import Topic, TopicSet
 from newsmon.errors import ConfigError
 from newsmon.story import Story
@@ -399,8 +399,7 @@ class Scorer:
         core, in the same background standard deviations. A labelled headline counts by its label, never by
         its closeness: a core one fully, another one not at all. No story counts itself; with nothing picked
         and no core label, this is the closeness itself."""
-        mine = picked(closeness)
-        batch = StreamPool(tuple(ids[i] for i in mine), tuple(titles[i] for i in mine), vectors[mine], closeness[mine])
+        batch = StreamPool.picks_of(ids, titles, vectors, closeness)
         pool = (pool or StreamPool.empty(vectors.shape[1])).joined(batch).without(sv.neighbour_index)
         cores = sv.neighbours[sv.core_rows]  # a labelled story counts by its label: fully if core, else not at all
         if not len(pool) and not len(cores):
@@ -505,10 +504,7 @@ class Scorer:
         for index, ts in enumerate(self.topic_sets):
             column = self._seed_vectors[ts.seed].closeness_column
             closeness = np.asarray([per[index].values[column] for per in assessed], dtype=np.float64)
-            mine = picked(closeness)
-            found[ts.seed] = StreamPool(
-                tuple(stories[i].id for i in mine), tuple(stories[i].title for i in mine), titles[mine], closeness[mine]
-            )
+            found[ts.seed] = StreamPool.picks_of([s.id for s in stories], [s.title for s in stories], titles, closeness)
         return found
 
     def reread(self, pools: Mapping[str, StreamPool]) -> dict[str, StreamPool]:

@@ -12,7 +12,7 @@ the labelled file as the stream.
 
 from __future__ import annotations
 
-from collections.abc import Container, Mapping
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +46,14 @@ class StreamPool:
     @classmethod
     def empty(cls, dimension: int) -> StreamPool:
         return cls((), (), np.zeros((0, dimension), dtype=np.float32), np.zeros(0))
+
+    @classmethod
+    def picks_of(
+        cls, ids: Sequence[str], titles: Sequence[str], vectors: Vectors, closeness: npt.NDArray[np.float64]
+    ) -> StreamPool:
+        """The picks among stories (``picked``: by their closeness to the article), in their order."""
+        mine = picked(closeness)
+        return cls(tuple(ids[i] for i in mine), tuple(titles[i] for i in mine), vectors[mine], closeness[mine])
 
     def __len__(self) -> int:
         return len(self.ids)
